@@ -1,0 +1,1 @@
+"""Benchmark harness: trackers, metrics, model adapters, suites and the leaderboard."""

@@ -1,0 +1,5 @@
+import sys
+
+from posetraj.cli import main
+
+sys.exit(main())

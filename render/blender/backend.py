@@ -1,0 +1,89 @@
+"""Blender-side steps of rendering one clip; :mod:`render.pipeline` calls them in order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import bpy
+import numpy as np
+from bpy_extras.object_utils import world_to_camera_view
+from mathutils import Vector
+
+from render.blender import engine, stage
+from render.blender.asset_import import ImportedObject
+from render.camera import CameraTrack, blender_camera_matrix_world, w2c_from_blender_matrix_world
+from render.scene import SceneDescription
+from render.spec import RenderSettings
+
+
+@dataclass
+class RenderedPasses:
+    frames: np.ndarray  # (T,H,W,3) uint8
+    depth: np.ndarray  # (T,H,W) float32
+    mask: np.ndarray  # (T,H,W) uint16
+    device: str
+
+
+def blender_version() -> str:
+    return bpy.app.version_string
+
+
+def reset_scene() -> None:
+    """Start from an empty scene; also frees everything the previous clip created."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+
+
+def build_clip_scene(
+    imported: ImportedObject, obj_to_world: np.ndarray, camera: CameraTrack, description: SceneDescription
+) -> bpy.types.Object:
+    """Floor, lights, world, the object's per-frame pose and the per-frame camera."""
+    stage.build_stage(description)
+    stage.key_matrices(imported.pose_root, obj_to_world)
+    blender_matrices = np.stack([blender_camera_matrix_world(w2c) for w2c in camera.w2c])
+    return stage.add_camera(camera.lens_mm, camera.sensor_mm, blender_matrices)
+
+
+def render_passes(settings: RenderSettings, num_frames: int, fps: float, work_dir: Path) -> RenderedPasses:
+    """Render every frame to PNG plus depth/index EXRs in ``work_dir`` and read them back."""
+    device = engine.configure_cycles(settings, num_frames, fps)
+    exr_dir = Path(work_dir) / "passes"
+    engine.add_pass_outputs(exr_dir)
+    prefix = Path(work_dir) / "rgb_"
+    bpy.context.scene.render.filepath = str(prefix)
+    bpy.ops.render.render(animation=True)
+    frames = engine.read_frames(prefix, num_frames)
+    depth, mask = engine.read_passes(exr_dir, num_frames)
+    return RenderedPasses(frames=frames, depth=depth, mask=mask, device=device)
+
+
+@dataclass(frozen=True)
+class PoseCheck:
+    """How far Blender's evaluated scene is from the numbers the ground truth uses."""
+
+    object_matrix_max_error: float
+    camera_matrix_max_error: float
+    projection_max_error_px: float  # world_to_camera_view vs our K, w2c on the box corners
+
+
+def check_against_blender(
+    imported: ImportedObject, camera_object: bpy.types.Object, obj_to_world: np.ndarray, camera: CameraTrack,
+    corners_world: np.ndarray,
+) -> PoseCheck:
+    """Evaluate every frame in Blender and compare poses and projections with ours."""
+    from render.camera import project_points
+
+    scene = bpy.context.scene
+    object_error = camera_error = projection_error = 0.0
+    width, height = camera.width, camera.height
+    for index in range(obj_to_world.shape[0]):
+        scene.frame_set(index + 1)
+        object_error = max(object_error, float(np.abs(np.array(imported.pose_root.matrix_world) - obj_to_world[index]).max()))
+        w2c = w2c_from_blender_matrix_world(np.array(camera_object.matrix_world))
+        camera_error = max(camera_error, float(np.abs(w2c - camera.w2c[index]).max()))
+        ours, _ = project_points(camera.K, camera.w2c[index], corners_world[index])
+        for corner, expected in zip(corners_world[index], ours):
+            ndc = world_to_camera_view(scene, camera_object, Vector(corner.tolist()))
+            blender_px = np.array([ndc.x * width - 0.5, (1.0 - ndc.y) * height - 0.5])
+            projection_error = max(projection_error, float(np.abs(blender_px - expected).max()))
+    return PoseCheck(object_error, camera_error, projection_error)

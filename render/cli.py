@@ -1,0 +1,85 @@
+"""``posetraj render``: render one clip (or list the trajectory families and built-in assets)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from render.camera import CAMERA_MODES
+from render.errors import RenderError
+from render.spec import PRESETS, SceneOptions, make_clip_spec
+
+
+def build_parser(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
+    parser.add_argument("--asset", help="asset file (glb, gltf, obj, fbx, ply, stl, usd[a|c|z]) or builtin:NAME")
+    parser.add_argument("--trajectory", default="half_circle", help="trajectory family (see --list-trajectories)")
+    parser.add_argument("--pose-mode", default="yaw", help="yaw, spin, bank, pitch or tumble")
+    parser.add_argument("--speed-profile", default="constant", choices=("constant", "ease"))
+    parser.add_argument("--preset", default="draft", choices=tuple(PRESETS), help="render quality preset")
+    parser.add_argument("--frames", type=int, help="number of frames (preset default: 32)")
+    parser.add_argument("--fps", type=float, help="frames per second (preset default: 5)")
+    parser.add_argument("--width", type=int, help="image width in pixels (even)")
+    parser.add_argument("--height", type=int, help="image height in pixels (even)")
+    parser.add_argument("--samples", type=int, help="Cycles samples per pixel")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the trajectory, camera, scene and tracks")
+    parser.add_argument("--camera", default="default", choices=CAMERA_MODES, help="camera mode")
+    parser.add_argument("--track-points", type=int, default=256, help="surface points tracked for ground truth")
+    parser.add_argument("--png", action="store_true", help="also write lossless PNG frames")
+    parser.add_argument("--floor-texture", help="image file for the floor (default: a procedural texture)")
+    parser.add_argument("--hdri", help="HDR/EXR environment image lighting the scene")
+    parser.add_argument("--min-flatness", type=float, default=0.1, help="reject objects with height/width below this")
+    parser.add_argument("--clip-id", help="name of the clip directory (default: derived from the spec)")
+    parser.add_argument("--device", default="auto", help="auto (GPU when present), CPU, CUDA, OPTIX, HIP or METAL")
+    parser.add_argument("--threads", type=int, default=0, help="render threads (0 = all cores)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing complete clip")
+    parser.add_argument("--out", type=Path, help="output directory; the clip goes to OUT/<clip_id>")
+    parser.add_argument("--list-trajectories", action="store_true", help="list the trajectory families and exit")
+    parser.add_argument("--list-builtins", action="store_true", help="list the built-in assets and exit")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.list_trajectories:
+        from render.trajectories import POSE_MODES, describe_trajectories
+
+        for name, text in describe_trajectories().items():
+            print(f"{name:<14} {text}")
+        print(f"\npose modes: {', '.join(POSE_MODES)}")
+        return 0
+    if args.list_builtins:
+        from assets_catalog.builtin import describe_builtins
+
+        for name, text in describe_builtins().items():
+            print(f"builtin:{name:<10} {text}")
+        return 0
+    if not args.asset or not args.out:
+        print("error: --asset and --out are required to render a clip", file=sys.stderr)
+        return 2
+    from dataclasses import replace
+
+    from render.pipeline import render_clip
+
+    try:
+        spec = make_clip_spec(
+            args.asset, args.trajectory, preset=args.preset, pose_mode=args.pose_mode,
+            speed_profile=args.speed_profile, num_frames=args.frames, fps=args.fps, width=args.width,
+            height=args.height, samples=args.samples, seed=args.seed, camera_mode=args.camera,
+            num_track_points=args.track_points, write_png=args.png, min_flatness=args.min_flatness,
+            scene=SceneOptions(floor_texture=args.floor_texture, hdri=args.hdri),
+            clip_id=args.clip_id or "",
+        )
+        spec = replace(spec, settings=replace(spec.settings, device=args.device, threads=args.threads))
+        print(f"rendering {spec.clip_id}: {spec.asset} on {spec.trajectory.name} "
+              f"({spec.trajectory.num_frames} frames, {spec.settings.width}x{spec.settings.height}, "
+              f"{spec.settings.samples} samples)", file=sys.stderr)
+        clip_dir = render_clip(spec, args.out, overwrite=args.overwrite)
+    except RenderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    meta = json.loads((clip_dir / "meta.json").read_text())
+    print(f"wrote {clip_dir} in {meta['timing']['total_s']:.1f} s "
+          f"(render {meta['timing']['render_s']:.1f} s on {meta['render']['device']})", file=sys.stderr)
+    print(clip_dir)
+    return 0

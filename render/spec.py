@@ -1,0 +1,176 @@
+"""What to render: the clip specification and render presets (pure data, no bpy)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field, replace
+
+from render.camera import CAMERA_MODES
+from render.errors import RenderError
+from render.trajectories import TrajectorySpec, sample_trajectory_spec
+
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """Cycles settings. ``samples`` is the per-pixel maximum; adaptive sampling may stop earlier."""
+
+    width: int
+    height: int
+    samples: int
+    denoise: bool = True
+    denoising_prefilter: str = "FAST"  # FAST | ACCURATE | NONE
+    adaptive_sampling: bool = False
+    adaptive_threshold: float = 0.01
+    max_bounces: int = 4
+    diffuse_bounces: int = 2
+    glossy_bounces: int = 2
+    transparent_bounces: int = 4
+    transmission_bounces: int = 4
+    threads: int = 0  # 0 = all cores
+    device: str = "auto"  # auto | CPU | CUDA | OPTIX | HIP | METAL
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    settings: RenderSettings
+    num_frames: int
+    fps: float
+
+
+PRESETS: dict[str, Preset] = {
+    "draft": Preset(
+        "draft",
+        "288x192, 16 samples, OIDN with the FAST prefilter: quick looks and tests",
+        RenderSettings(width=288, height=192, samples=16, denoising_prefilter="FAST"),
+        num_frames=32,
+        fps=5.0,
+    ),
+    "standard": Preset(
+        "standard",
+        "576x384, 64 samples (adaptive), OIDN FAST: training data at SVD's width",
+        RenderSettings(width=576, height=384, samples=64, adaptive_sampling=True, denoising_prefilter="FAST"),
+        num_frames=32,
+        fps=5.0,
+    ),
+    "paper": Preset(
+        "paper",
+        "720x480, up to 128 samples, denoised, 32 frames at 5 fps: PoseTraj-10k's settings "
+        "(adaptive sampling and the FAST prefilter keep the cost down; see docs/performance.md)",
+        RenderSettings(
+            width=720, height=480, samples=128, adaptive_sampling=True, adaptive_threshold=0.02,
+            denoising_prefilter="FAST",
+        ),
+        num_frames=32,
+        fps=5.0,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class SceneOptions:
+    """User-provided scene resources; all optional. Procedural textures need no files."""
+
+    floor_texture: str | None = None  # image file for the floor's base colour
+    hdri: str | None = None  # equirectangular HDR/EXR lighting the world
+    floor_kind: str | None = None  # force a procedural floor kind (see render.scene.FLOOR_KINDS)
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """Everything that determines one clip. Same spec (and asset bytes) -> same ground truth."""
+
+    asset: str  # "builtin:NAME" or a file path
+    trajectory: TrajectorySpec
+    settings: RenderSettings
+    preset: str = "custom"
+    camera_mode: str = "default"
+    seed: int = 0
+    num_track_points: int = 256
+    write_png: bool = False
+    min_flatness: float = 0.1
+    scene: SceneOptions = field(default_factory=SceneOptions)
+    clip_id: str = ""
+
+    def __post_init__(self) -> None:
+        if self.camera_mode not in CAMERA_MODES:
+            raise RenderError("invalid_spec", f"camera mode {self.camera_mode!r} is not one of {', '.join(CAMERA_MODES)}")
+        if self.settings.width < 8 or self.settings.height < 8 or self.settings.width % 2 or self.settings.height % 2:
+            raise RenderError(
+                "invalid_spec",
+                f"image size {self.settings.width}x{self.settings.height} must be even and at least 8 (H.264 needs even sizes)",
+            )
+        if self.settings.samples < 1:
+            raise RenderError("invalid_spec", f"samples must be >= 1, got {self.settings.samples}")
+        if self.num_track_points < 1:
+            raise RenderError("invalid_spec", f"num_track_points must be >= 1, got {self.num_track_points}")
+        if not self.clip_id:
+            object.__setattr__(self, "clip_id", default_clip_id(self))
+        elif not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.clip_id):
+            raise RenderError("invalid_spec", f"clip id {self.clip_id!r} may only use letters, digits, '.', '_' and '-'")
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["trajectory"] = self.trajectory.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ClipSpec":
+        data = dict(data)
+        data["trajectory"] = TrajectorySpec.from_dict(data["trajectory"])
+        data["settings"] = RenderSettings(**data["settings"])
+        data["scene"] = SceneOptions(**data.get("scene", {}))
+        return cls(**data)
+
+
+def default_clip_id(spec: ClipSpec) -> str:
+    """Readable and unique: asset, trajectory, seed and a short hash of the full spec."""
+    asset_name = spec.asset.split(":", 1)[1] if spec.asset.startswith("builtin:") else spec.asset.rsplit("/", 1)[-1]
+    asset_name = re.sub(r"[^A-Za-z0-9_-]+", "-", asset_name.rsplit(".", 1)[0]).strip("-") or "asset"
+    payload = asdict(spec) | {"clip_id": "", "trajectory": spec.trajectory.to_dict()}
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return f"{asset_name}_{spec.trajectory.name}_s{spec.seed}_{digest}"
+
+
+def make_clip_spec(
+    asset: str,
+    trajectory: str = "half_circle",
+    *,
+    preset: str = "draft",
+    pose_mode: str = "yaw",
+    speed_profile: str = "constant",
+    num_frames: int | None = None,
+    fps: float | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    samples: int | None = None,
+    seed: int = 0,
+    camera_mode: str = "default",
+    trajectory_overrides: dict | None = None,
+    **options,
+) -> ClipSpec:
+    """Build a :class:`ClipSpec` from a preset plus overrides; the trajectory is sampled from ``seed``."""
+    if preset not in PRESETS:
+        raise RenderError("invalid_spec", f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    base = PRESETS[preset]
+    settings = base.settings
+    overrides = {k: v for k, v in {"width": width, "height": height, "samples": samples}.items() if v is not None}
+    if overrides:
+        settings = replace(settings, **overrides)
+    try:
+        traj = sample_trajectory_spec(
+            trajectory,
+            seed,
+            num_frames=num_frames or base.num_frames,
+            fps=fps or base.fps,
+            speed_profile=speed_profile,
+            pose_mode=pose_mode,
+            overrides=trajectory_overrides,
+        )
+    except ValueError as exc:
+        raise RenderError("invalid_spec", str(exc)) from None
+    return ClipSpec(asset=asset, trajectory=traj, settings=settings, preset=preset, camera_mode=camera_mode, seed=seed, **options)
