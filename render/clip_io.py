@@ -29,9 +29,9 @@ REQUIRED_ARRAYS = {
     "center_2d": ("T", 2),
     "depth": ("T", "H", "W"),
     "mask": ("T", "H", "W"),
+    "tracks_xyz": ("N", 3),  # first of the tracks: it defines N
     "tracks_2d": ("T", "N", 2),
     "tracks_visible": ("T", "N"),
-    "tracks_xyz": ("N", 3),
 }
 
 

@@ -35,7 +35,10 @@ def console_to_log(log_path: Path) -> Iterator[None]:
     try:
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
-        yield
+        # Python-level writes too, even where sys.stdout is not fd 1 (e.g. under a test runner's capture).
+        with open(log_path, "a", buffering=1) as python_log, contextlib.redirect_stdout(python_log), \
+                contextlib.redirect_stderr(python_log):
+            yield
     finally:
         sys.stdout.flush()
         sys.stderr.flush()

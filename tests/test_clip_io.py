@@ -1,0 +1,113 @@
+"""Clip directories: atomic writes, round trips and clear errors on bad clips."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from render.clip_io import (
+    ClipFormatError,
+    is_complete_clip,
+    iter_clips,
+    load_clip,
+    read_video,
+    write_clip,
+    write_video,
+)
+
+T, H, W, N = 3, 16, 24, 5
+
+
+def _annotations() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    eye = np.repeat(np.eye(4)[None], T, axis=0)
+    return {
+        "schema_version": np.int64(1),
+        "K": np.eye(3), "cam_w2c": eye, "obj_to_world": eye, "bbox_extents": np.ones(3),
+        "bbox_corners_world": rng.random((T, 8, 3)), "bbox_corners_2d": rng.random((T, 8, 2)),
+        "center_2d": rng.random((T, 2)), "depth": rng.random((T, H, W)).astype(np.float32),
+        "mask": np.zeros((T, H, W), np.uint16), "tracks_2d": rng.random((T, N, 2)).astype(np.float32),
+        "tracks_visible": np.ones((T, N), bool), "tracks_xyz": rng.random((N, 3)).astype(np.float32),
+    }
+
+
+def _frames() -> np.ndarray:
+    frames = np.zeros((T, H, W, 3), np.uint8)
+    for t in range(T):
+        frames[t, :, : 8 * (t + 1)] = 200
+    return frames
+
+
+def _write(root, clip_id="clip", **kwargs):
+    meta = {"fps": 5.0, "num_frames": T, "width": W, "height": H}
+    return write_clip(root, clip_id, frames=_frames(), annotations=_annotations(), meta=meta, **kwargs)
+
+
+def test_round_trip(tmp_path):
+    clip_dir = _write(tmp_path, write_png=True)
+    assert is_complete_clip(clip_dir) and iter_clips(tmp_path) == [clip_dir]
+    clip = load_clip(clip_dir)
+    assert clip.meta["schema_version"] == 1 and clip.meta["clip_id"] == "clip"
+    assert clip.size == (W, H) and clip.num_frames == T
+    for key, value in _annotations().items():
+        assert np.array_equal(clip.annotations[key], value), key
+    assert np.array_equal(clip.frames(), _frames())  # lossless PNGs are preferred
+    decoded = read_video(clip_dir / "rgb.mp4")
+    assert decoded.shape == (T, H, W, 3)
+    assert np.abs(decoded.astype(int) - _frames()).mean() < 8
+    marker = json.loads((clip_dir / "DONE").read_text())
+    assert set(marker["files"]) >= {"rgb.mp4", "meta.json", "annotations.npz", "frames/000000.png"}
+    assert not list(tmp_path.glob(".clip.tmp-*"))
+
+
+def test_existing_clip_is_kept(tmp_path):
+    clip_dir = _write(tmp_path)
+    before = (clip_dir / "DONE").read_text()
+    with pytest.raises(FileExistsError, match="complete clip already exists"):
+        _write(tmp_path)
+    assert (clip_dir / "DONE").read_text() == before
+    _write(tmp_path, overwrite=True)
+    assert is_complete_clip(clip_dir)
+
+
+def test_failed_write_leaves_nothing_that_looks_complete(tmp_path):
+    bad_frames = np.zeros((T, H, W + 1, 3), np.uint8)  # odd width: H.264 refuses it
+    with pytest.raises(ValueError, match="even"):
+        write_clip(tmp_path, "bad", frames=bad_frames, annotations=_annotations(),
+                   meta={"fps": 5.0, "num_frames": T, "width": W + 1, "height": H})
+    assert not (tmp_path / "bad").exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_load_errors_name_the_problem(tmp_path):
+    clip_dir = _write(tmp_path)
+    (clip_dir / "DONE").unlink()
+    with pytest.raises(ClipFormatError, match="no DONE marker"):
+        load_clip(clip_dir)
+    assert iter_clips(tmp_path) == []
+
+    clip_dir = _write(tmp_path, "v2")
+    meta = json.loads((clip_dir / "meta.json").read_text())
+    meta["schema_version"] = 2
+    (clip_dir / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ClipFormatError, match="schema version 2"):
+        load_clip(clip_dir)
+
+    clip_dir = _write(tmp_path, "short")
+    arrays = _annotations()
+    arrays["tracks_2d"] = arrays["tracks_2d"][:, :3]
+    np.savez(clip_dir / "annotations.npz", **arrays)
+    with pytest.raises(ClipFormatError, match="tracks_2d"):
+        load_clip(clip_dir).annotations
+
+    clip_dir = _write(tmp_path, "corrupt")
+    (clip_dir / "rgb.mp4").write_bytes(b"not a video")
+    with pytest.raises(ClipFormatError, match="cannot decode"):
+        load_clip(clip_dir).frames()
+
+
+def test_write_video_validates_input(tmp_path):
+    with pytest.raises(ValueError, match="uint8"):
+        write_video(tmp_path / "x.mp4", np.zeros((2, 8, 8, 3), np.float32), 5.0)
