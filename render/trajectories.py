@@ -453,7 +453,7 @@ class TrajectorySpec:
     pose_params: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.name not in _FAMILIES:
+        if not isinstance(self.name, str) or self.name not in _FAMILIES:
             raise _choice_error("trajectory", self.name, TRAJECTORY_NAMES)
         family = _FAMILIES[self.name]
         params = _resolve_params(f"trajectory {self.name!r}", family.params, self.params)
@@ -465,9 +465,9 @@ class TrajectorySpec:
         if (isinstance(self.fps, (bool, np.bool_)) or not isinstance(self.fps, (int, float, np.integer, np.floating))
                 or not math.isfinite(self.fps) or self.fps <= 0):
             raise ValueError(f"fps must be a finite number > 0, got {self.fps!r}")
-        if self.speed_profile not in SPEED_PROFILES:
+        if not isinstance(self.speed_profile, str) or self.speed_profile not in SPEED_PROFILES:
             raise _choice_error("speed_profile", self.speed_profile, SPEED_PROFILES)
-        if self.pose_mode not in _POSE_MODES:
+        if not isinstance(self.pose_mode, str) or self.pose_mode not in _POSE_MODES:
             raise _choice_error("pose_mode", self.pose_mode, POSE_MODES)
         pose_params = _resolve_params(f"pose mode {self.pose_mode!r}", _POSE_MODES[self.pose_mode].params,
                                       self.pose_params)
@@ -521,11 +521,12 @@ def describe_pose_modes() -> dict[str, str]:
 
 def parameter_docs(name: str) -> dict[str, str]:
     """Parameter name -> documentation (units, default range) for a family or a pose mode."""
-    declared = _FAMILIES[name].params if name in _FAMILIES else None
-    if declared is None:
-        if name not in _POSE_MODES:
-            raise _choice_error("trajectory or pose mode", name, TRAJECTORY_NAMES + POSE_MODES)
+    if name in _FAMILIES:
+        declared = _FAMILIES[name].params
+    elif name in _POSE_MODES:
         declared = _POSE_MODES[name].params
+    else:
+        raise _choice_error("trajectory or pose mode", name, TRAJECTORY_NAMES + POSE_MODES)
     return {p.name: p.doc for p in declared}
 
 
@@ -539,9 +540,9 @@ def sample_trajectory_spec(name: str, seed: int, *, num_frames: int = 32, fps: f
     even when overridden, so fixing one parameter or changing the pose mode leaves the others unchanged.
     `overrides` maps path or pose parameter names to fixed values.
     """
-    if name not in _FAMILIES:
+    if not isinstance(name, str) or name not in _FAMILIES:
         raise _choice_error("trajectory", name, TRAJECTORY_NAMES)
-    if pose_mode not in _POSE_MODES:
+    if not isinstance(pose_mode, str) or pose_mode not in _POSE_MODES:
         raise _choice_error("pose_mode", pose_mode, POSE_MODES)
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")

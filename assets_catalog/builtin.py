@@ -1,0 +1,294 @@
+"""Built-in procedural assets: licence-free objects with an unmistakable front and top.
+
+Every model is assembled from trimesh primitives, one PBR material per part (glTF-native, needs no
+scipy on export). Models are built in the object frame of ``docs/conventions.md``: Z up, ``+X`` is
+the front, ``+Y`` the left side; the lowest point is at ``z = 0``, the footprint is centred on the Z
+axis and the largest extent is 1. The part that carries the front (a bumper, a bow, a nose cone,
+the chair's front rail, the animal's head) has its own colour, so the heading is obvious in renders.
+
+glTF is Y-up, so :func:`export_builtin` rotates by -90 degrees about X before writing; Blender's glTF
+importer converts back and yields the Z-up, +X-front object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:  # trimesh is imported lazily: `import assets_catalog` stays light
+    import trimesh
+
+BUILTIN_SCHEME = "builtin:"
+
+
+@dataclass(frozen=True)
+class BuiltinAsset:
+    """Metadata of one built-in model."""
+
+    name: str
+    description: str
+    category: str
+    license: str = "cc0"
+    author: str = "posetraj"
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One coloured part of a model: a trimesh mesh in model units and an RGBA colour (0-1)."""
+
+    name: str
+    mesh: "trimesh.Trimesh"
+    color: tuple[float, float, float, float]
+
+
+# Colours shared by the models. FRONT is reserved for the part that marks the front.
+FRONT = (1.0, 0.82, 0.05, 1.0)  # yellow
+_RED = (0.78, 0.12, 0.12, 1.0)
+_BLUE = (0.12, 0.32, 0.78, 1.0)
+_WHITE = (0.92, 0.92, 0.90, 1.0)
+_DARK = (0.08, 0.08, 0.09, 1.0)
+_GLASS = (0.35, 0.62, 0.85, 1.0)
+_BROWN = (0.45, 0.27, 0.12, 1.0)
+_WOOD = (0.62, 0.42, 0.22, 1.0)
+_GREEN = (0.15, 0.55, 0.25, 1.0)
+_GREY = (0.55, 0.56, 0.58, 1.0)
+
+_ASSETS: dict[str, BuiltinAsset] = {
+    a.name: a
+    for a in (
+        BuiltinAsset("car", "red car; yellow front bumper with headlights at +X, blue cabin on top", "car"),
+        BuiltinAsset("boat", "white motor boat; yellow pointed bow at +X, cabin and mast", "boat"),
+        BuiltinAsset("plane", "blue propeller plane; yellow nose cone at +X, wings along Y, tail fin up", "airplane"),
+        BuiltinAsset("chair", "wooden chair facing +X; yellow front rail and front legs, backrest at -X", "chair"),
+        BuiltinAsset("animal", "brown four-legged animal; yellow head at +X, tail at -X", "dog"),
+    )
+}
+
+
+def builtin_names() -> tuple[str, ...]:
+    """Names of the built-in models, sorted."""
+    return tuple(sorted(_ASSETS))
+
+
+def describe_builtins() -> dict[str, str]:
+    """``{name: one-line description}`` for every built-in model."""
+    return {name: _ASSETS[name].description for name in builtin_names()}
+
+
+def get_builtin(name: str) -> BuiltinAsset:
+    """Metadata of the built-in model ``name``; ``ValueError`` listing the choices if unknown."""
+    if name.startswith(BUILTIN_SCHEME):
+        name = name[len(BUILTIN_SCHEME):]
+    try:
+        return _ASSETS[name]
+    except KeyError:
+        raise ValueError(f"unknown built-in asset {name!r}; choices: {', '.join(builtin_names())}") from None
+
+
+def builtin_uri(name: str) -> str:
+    """The asset reference ``builtin:<name>`` used on the command line and in clip metadata."""
+    return BUILTIN_SCHEME + get_builtin(name).name
+
+
+def front_part_names(name: str) -> tuple[str, ...]:
+    """Names of the parts (scene geometry names) that carry the front colour of model ``name``."""
+    return tuple(p.name for p in _build_parts(get_builtin(name).name) if p.color == FRONT)
+
+
+# --------------------------------------------------------------------------------------------
+# Geometry helpers (model units, Z up, +X front)
+
+
+def _box(extents: tuple[float, float, float], center: tuple[float, float, float]) -> "trimesh.Trimesh":
+    import trimesh
+
+    return trimesh.creation.box(extents=extents, transform=trimesh.transformations.translation_matrix(center))
+
+
+def _cylinder(radius: float, height: float, center: tuple[float, float, float], axis: str = "z",
+              sections: int = 24) -> "trimesh.Trimesh":
+    """A cylinder along ``axis`` ('x', 'y' or 'z') centred at ``center``."""
+    import numpy as np
+    import trimesh
+
+    mesh = trimesh.creation.cylinder(radius=radius, height=height, sections=sections)
+    rotations = {"x": ([0, 1, 0], np.pi / 2), "y": ([1, 0, 0], np.pi / 2), "z": ([0, 0, 1], 0.0)}
+    direction, angle = rotations[axis]
+    mesh.apply_transform(trimesh.transformations.rotation_matrix(angle, direction))
+    mesh.apply_translation(center)
+    return mesh
+
+
+def _ellipsoid(radii: tuple[float, float, float], center: tuple[float, float, float]) -> "trimesh.Trimesh":
+    import numpy as np
+    import trimesh
+
+    mesh = trimesh.creation.icosphere(subdivisions=2, radius=1.0)
+    mesh.apply_scale(np.asarray(radii, dtype=float))
+    mesh.apply_translation(center)
+    return mesh
+
+
+def _hull(points: list[tuple[float, float, float]]) -> "trimesh.Trimesh":
+    """Convex hull of a few points (used for wedges such as a bow or a hull)."""
+    import numpy as np
+    import trimesh
+
+    return trimesh.convex.convex_hull(np.asarray(points, dtype=float))
+
+
+def _merge(*meshes: "trimesh.Trimesh") -> "trimesh.Trimesh":
+    import trimesh
+
+    return trimesh.util.concatenate(list(meshes))
+
+
+# --------------------------------------------------------------------------------------------
+# The models
+
+
+def _car() -> list[_Part]:
+    wheels = [_cylinder(0.1, 0.06, (x, y, 0.1), axis="y") for x in (-0.26, 0.26) for y in (-0.2, 0.2)]
+    headlights = [_box((0.02, 0.06, 0.04), (0.465, y, 0.22)) for y in (-0.13, 0.13)]
+    return [
+        _Part("body", _box((0.8, 0.4, 0.15), (0.0, 0.0, 0.175)), _RED),
+        _Part("cabin", _box((0.38, 0.34, 0.14), (-0.06, 0.0, 0.32)), _BLUE),
+        _Part("wheels", _merge(*wheels), _DARK),
+        _Part("front_bumper", _merge(_box((0.06, 0.42, 0.08), (0.425, 0.0, 0.14)), *headlights), FRONT),
+    ]
+
+
+def _boat() -> list[_Part]:
+    hull = _hull([(x, y, z) for x in (-0.5, 0.2) for y in (-0.18, 0.18) for z in (0.08, 0.25)]
+                 + [(x, y, 0.0) for x in (-0.45, 0.2) for y in (-0.1, 0.1)])
+    bow = _hull([(0.2, y, z) for y in (-0.18, 0.18) for z in (0.08, 0.25)]
+                + [(0.2, y, 0.0) for y in (-0.1, 0.1)] + [(0.55, 0.0, 0.28), (0.5, 0.0, 0.1)])
+    return [
+        _Part("hull", hull, _WHITE),
+        _Part("bow", bow, FRONT),
+        _Part("cabin", _box((0.28, 0.26, 0.16), (-0.18, 0.0, 0.33)), _BLUE),
+        _Part("windscreen", _box((0.02, 0.24, 0.08), (-0.03, 0.0, 0.37)), _GLASS),
+        _Part("mast", _cylinder(0.012, 0.3, (-0.22, 0.0, 0.56)), _GREY),
+    ]
+
+
+def _plane() -> list[_Part]:
+    import numpy as np
+    import trimesh
+
+    nose = trimesh.creation.cone(radius=0.07, height=0.14, sections=24)
+    nose.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, [0, 1, 0]))  # tip to +X
+    nose.apply_translation((0.35, 0.0, 0.18))
+    propeller = _box((0.015, 0.02, 0.22), (0.495, 0.0, 0.18))
+    gear = [_cylinder(0.03, 0.02, (0.12, y, 0.03), axis="y") for y in (-0.12, 0.12)]
+    struts = [_box((0.015, 0.015, 0.12), (0.12, y, 0.09)) for y in (-0.12, 0.12)]
+    return [
+        _Part("fuselage", _cylinder(0.07, 0.7, (0.0, 0.0, 0.18), axis="x"), _BLUE),
+        _Part("nose", _merge(nose, propeller), FRONT),
+        _Part("wings", _box((0.2, 1.0, 0.025), (0.08, 0.0, 0.17)), _WHITE),
+        _Part("tail", _merge(_box((0.12, 0.34, 0.02), (-0.3, 0.0, 0.2)),
+                             _box((0.12, 0.02, 0.16), (-0.3, 0.0, 0.3))), _RED),
+        _Part("landing_gear", _merge(*gear, *struts), _DARK),
+    ]
+
+
+def _chair() -> list[_Part]:
+    back_legs = [_box((0.05, 0.05, 0.45), (-0.2, y, 0.225)) for y in (-0.2, 0.2)]
+    front_legs = [_box((0.05, 0.05, 0.45), (0.2, y, 0.225)) for y in (-0.2, 0.2)]
+    front_rail = _box((0.05, 0.45, 0.06), (0.2, 0.0, 0.38))
+    return [
+        _Part("seat", _box((0.42, 0.46, 0.05), (-0.01, 0.0, 0.475)), _WOOD),
+        _Part("back_legs", _merge(*back_legs), _BROWN),
+        _Part("front", _merge(*front_legs, front_rail), FRONT),
+        _Part("backrest", _box((0.05, 0.45, 0.5), (-0.2, 0.0, 0.75)), _GREEN),
+    ]
+
+
+def _animal() -> list[_Part]:
+    legs = [_cylinder(0.04, 0.3, (x, y, 0.15), sections=16) for x in (-0.22, 0.22) for y in (-0.1, 0.1)]
+    tail = _cylinder(0.02, 0.25, (0.0, 0.0, 0.0), axis="x", sections=12)
+    import trimesh
+
+    tail.apply_transform(trimesh.transformations.rotation_matrix(-0.6, [0, 1, 0]))  # rises towards the back
+    tail.apply_translation((-0.42, 0.0, 0.48))
+    ears = [_box((0.04, 0.04, 0.08), (0.38, y, 0.64)) for y in (-0.05, 0.05)]
+    return [
+        _Part("body", _ellipsoid((0.33, 0.14, 0.13), (0.0, 0.0, 0.4)), _BROWN),
+        _Part("legs", _merge(*legs), _DARK),
+        _Part("tail", tail, _DARK),
+        _Part("head", _merge(_ellipsoid((0.1, 0.09, 0.09), (0.4, 0.0, 0.55)),
+                             _ellipsoid((0.07, 0.05, 0.045), (0.5, 0.0, 0.52)), *ears), FRONT),
+    ]
+
+
+_BUILDERS: dict[str, Callable[[], list[_Part]]] = {
+    "car": _car, "boat": _boat, "plane": _plane, "chair": _chair, "animal": _animal,
+}
+
+
+def _build_parts(name: str) -> list[_Part]:
+    """Parts of model ``name``, normalised: largest extent 1, footprint centred, lowest point z = 0."""
+    import numpy as np
+
+    parts = _BUILDERS[name]()
+    vertices = np.concatenate([p.mesh.vertices for p in parts])
+    lo, hi = vertices.min(axis=0), vertices.max(axis=0)
+    scale = 1.0 / float((hi - lo).max())
+    offset = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, lo[2]])
+    for part in parts:
+        part.mesh.apply_translation(-offset)
+        part.mesh.apply_scale(scale)
+    return parts
+
+
+def build_builtin_mesh(name: str) -> "trimesh.Scene":
+    """The model ``name`` as a trimesh scene in the Z-up, +X-front object frame (one node per part)."""
+    import trimesh
+    from trimesh.visual.material import PBRMaterial
+
+    asset = get_builtin(name)
+    scene = trimesh.Scene()
+    for part in _build_parts(asset.name):
+        material = PBRMaterial(name=f"{asset.name}_{part.name}", baseColorFactor=list(part.color),
+                               metallicFactor=0.0, roughnessFactor=0.6)
+        part.mesh.visual = trimesh.visual.TextureVisuals(material=material)
+        scene.add_geometry(part.mesh, geom_name=part.name, node_name=part.name)
+    return scene
+
+
+def builtin_glb_bytes(name: str) -> bytes:
+    """The GLB file of model ``name`` (Y-up as glTF requires); the same bytes on every call."""
+    import numpy as np
+    import trimesh
+
+    scene = build_builtin_mesh(name)
+    scene.apply_transform(trimesh.transformations.rotation_matrix(-np.pi / 2, [1, 0, 0]))
+    return scene.export(file_type="glb")
+
+
+def export_builtin(name: str, out_dir: Path) -> Path:
+    """Write ``<out_dir>/<name>.glb`` atomically (temp file + rename) and return its path.
+
+    The bytes are deterministic; an existing file with the same content is left untouched.
+    """
+    asset = get_builtin(name)
+    data = builtin_glb_bytes(asset.name)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{asset.name}.glb"
+    if path.is_file() and hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(data).digest():
+        return path
+    fd, tmp = tempfile.mkstemp(prefix=f".{asset.name}.", suffix=".glb.tmp", dir=out_dir)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
