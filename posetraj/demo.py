@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         for i in range(args.clips)
     ]
     dataset_dir = args.out / "clips"
-    report = render_dataset(specs, dataset_dir)
+    report = render_dataset(specs, dataset_dir, redraws_out_of_frame=5)
     print(f"\nDataset: {dataset_dir.resolve()}")
     print(f"  {len(report.rendered)} rendered, {len(report.skipped)} already there, {len(report.failed)} failed")
     for clip_id in report.clips:

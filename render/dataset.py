@@ -6,12 +6,13 @@ import json
 import os
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from render.clip_io import is_complete_clip
 from render.errors import RenderError
 from render.spec import ClipSpec, make_clip_spec
+from render.trajectories import sample_trajectory_spec
 
 DATASET_SCHEMA_VERSION = 1
 MANIFEST_NAME = "dataset.json"
@@ -66,8 +67,25 @@ def _write_manifest(root: Path, specs: Sequence[ClipSpec], report: DatasetReport
     tmp.replace(root / MANIFEST_NAME)
 
 
-def render_dataset(specs: Sequence[ClipSpec], out_root: Path, *, progress: bool = True) -> DatasetReport:
-    """Render each spec into ``out_root`` (finished clips are skipped) and write ``dataset.json``."""
+def redraw_trajectory(spec: ClipSpec, attempt: int) -> ClipSpec:
+    """The same clip with the trajectory's random parameters drawn again (a new, derived seed)."""
+    traj = spec.trajectory
+    redrawn = sample_trajectory_spec(
+        traj.name, spec.seed + 1_000_003 * attempt, num_frames=traj.num_frames, fps=traj.fps,
+        speed_profile=traj.speed_profile, pose_mode=traj.pose_mode,
+    )
+    return replace(spec, trajectory=redrawn, clip_id="")
+
+
+def render_dataset(
+    specs: Sequence[ClipSpec], out_root: Path, *, redraws_out_of_frame: int = 0, progress: bool = True
+) -> DatasetReport:
+    """Render each spec into ``out_root`` (finished clips are skipped) and write ``dataset.json``.
+
+    With ``redraws_out_of_frame > 0``, a clip whose object would leave the frame is retried with the
+    trajectory's parameters drawn again (see :func:`redraw_trajectory`) up to that many times; the framing
+    check runs before path tracing, so a retry costs a fraction of a second.
+    """
     from tqdm import tqdm
 
     from render.pipeline import render_clip
@@ -75,18 +93,26 @@ def render_dataset(specs: Sequence[ClipSpec], out_root: Path, *, progress: bool 
     out_root = Path(out_root)
     out_root.mkdir(parents=True, exist_ok=True)
     report = DatasetReport(root=out_root)
+    final_specs = []
     bar = tqdm(specs, desc="render", unit="clip", disable=not progress, file=sys.stderr)
     for spec in bar:
-        bar.set_postfix_str(spec.clip_id[:40])
-        if is_complete_clip(out_root / spec.clip_id):
-            report.skipped.append(spec.clip_id)
-            continue
-        try:
-            render_clip(spec, out_root)
-        except RenderError as exc:
-            report.failed[spec.clip_id] = str(exc)
-            bar.write(f"failed {spec.clip_id}: {exc}", file=sys.stderr)
-            continue
-        report.rendered.append(spec.clip_id)
-    _write_manifest(out_root, specs, report)
+        for attempt in range(redraws_out_of_frame + 1):
+            if attempt:
+                spec = redraw_trajectory(spec, attempt)
+            bar.set_postfix_str(spec.clip_id[:40])
+            if is_complete_clip(out_root / spec.clip_id):
+                report.skipped.append(spec.clip_id)
+                break
+            try:
+                render_clip(spec, out_root)
+            except RenderError as exc:
+                if exc.code == "out_of_frame" and attempt < redraws_out_of_frame:
+                    continue
+                report.failed[spec.clip_id] = str(exc)
+                bar.write(f"failed {spec.clip_id}: {exc}", file=sys.stderr)
+                break
+            report.rendered.append(spec.clip_id)
+            break
+        final_specs.append(spec)
+    _write_manifest(out_root, final_specs, report)
     return report
