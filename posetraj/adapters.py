@@ -1,0 +1,110 @@
+"""Benchmark adapter: ``posetraj.adapters:generate(image, trajectories, num_frames, fps) -> video``.
+
+Configure once with ``configure(svd=..., controlnet=...)`` or environment variables (read at the
+first ``generate`` call when ``configure`` was not called):
+
+| variable | meaning | default |
+|---|---|---|
+| ``POSETRAJ_SVD`` | local diffusers SVD img2vid folder | required |
+| ``POSETRAJ_CONTROLNET`` | saved Traj-ControlNet folder | none: untrained copy (= plain SVD) |
+| ``POSETRAJ_DEVICE`` | cpu / cuda / auto | auto |
+| ``POSETRAJ_DTYPE`` | fp32 / fp16 / bf16 | fp32 |
+| ``POSETRAJ_VARIANT`` | weights variant, e.g. fp16 | none |
+| ``POSETRAJ_STEPS`` | denoising steps | 25 |
+| ``POSETRAJ_SIZE`` | generation size WxH | 576x320 |
+| ``POSETRAJ_SEED`` | sampling seed | 0 |
+
+``image`` is (H, W, 3) uint8 (or a PIL image); ``trajectories`` are pixel positions in that image:
+a ``Trajectories``, an array (T, 2) or (T, N, 2), or a dict ``{id: (T, 2)}``; NaN marks missing
+points. The video is generated at the configured size and resized back to the image's size
+(bicubic), so the output is (num_frames, H, W, 3) uint8 in the image's pixel frame.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import PIL.Image
+
+from posetraj.conditioning import Trajectories
+from posetraj.inference import GenerationSettings
+
+
+@dataclass(frozen=True)
+class AdapterConfig:
+    svd: Path
+    controlnet: Path | None = None
+    device: str = "auto"
+    dtype: str = "fp32"
+    variant: str | None = None
+    settings: GenerationSettings = GenerationSettings()
+
+
+_config: AdapterConfig | None = None
+_pipe: Any = None
+
+
+def configure(
+    svd: str | Path, controlnet: str | Path | None = None, device: str = "auto", dtype: str = "fp32",
+    variant: str | None = None, **settings: Any,
+) -> None:
+    """Set the model paths and sampling options (``settings``: ``GenerationSettings`` fields)."""
+    global _config, _pipe
+    _config = AdapterConfig(
+        svd=Path(svd), controlnet=None if controlnet is None else Path(controlnet), device=device, dtype=dtype,
+        variant=variant, settings=replace(GenerationSettings(), **settings),
+    )
+    _pipe = None
+
+
+def _config_from_env() -> AdapterConfig:
+    svd = os.environ.get("POSETRAJ_SVD")
+    if not svd:
+        raise RuntimeError("posetraj adapter: call posetraj.adapters.configure(svd=...) or set POSETRAJ_SVD")
+    size = os.environ.get("POSETRAJ_SIZE", "576x320").lower().split("x")
+    if len(size) != 2 or not all(v.isdigit() for v in size):
+        raise ValueError(f"POSETRAJ_SIZE must be WIDTHxHEIGHT, got {os.environ['POSETRAJ_SIZE']!r}")
+    settings = GenerationSettings(
+        width=int(size[0]), height=int(size[1]), num_inference_steps=int(os.environ.get("POSETRAJ_STEPS", "25")),
+        seed=int(os.environ.get("POSETRAJ_SEED", "0")),
+    )
+    controlnet = os.environ.get("POSETRAJ_CONTROLNET")
+    return AdapterConfig(
+        svd=Path(svd), controlnet=Path(controlnet) if controlnet else None,
+        device=os.environ.get("POSETRAJ_DEVICE", "auto"), dtype=os.environ.get("POSETRAJ_DTYPE", "fp32"),
+        variant=os.environ.get("POSETRAJ_VARIANT") or None, settings=settings,
+    )
+
+
+def as_trajectories(trajectories: Any, size: tuple[int, int]) -> Trajectories:
+    """Accept a ``Trajectories``, an array (T, 2) / (T, N, 2) or a dict {id: (T, 2)} in an image of ``size``."""
+    if isinstance(trajectories, Trajectories):
+        return trajectories
+    if isinstance(trajectories, dict):
+        if not trajectories:
+            raise ValueError("trajectories: empty dict")
+        trajectories = np.stack([np.asarray(v, dtype=np.float64) for v in trajectories.values()], axis=1)
+    return Trajectories.from_array(np.asarray(trajectories, dtype=np.float64), size)
+
+
+def generate(image: Any, trajectories: Any, num_frames: int, fps: float) -> np.ndarray:
+    """Generate (num_frames, H, W, 3) uint8 from ``image`` (H, W, 3) and its pixel trajectories."""
+    global _config, _pipe
+    from posetraj.inference import generate_video, load_pipeline
+
+    if _config is None:
+        _config = _config_from_env()
+    if _pipe is None:
+        _pipe = load_pipeline(_config.svd, _config.controlnet, _config.device, _config.dtype, _config.variant)
+    pil = image if isinstance(image, PIL.Image.Image) else PIL.Image.fromarray(np.asarray(image, dtype=np.uint8))
+    pil = pil.convert("RGB")
+    traj = as_trajectories(trajectories, pil.size)
+    video = generate_video(_pipe, pil, traj, num_frames, fps, _config.settings)
+    if (video.shape[2], video.shape[1]) == pil.size:
+        return video
+    resized = [np.asarray(PIL.Image.fromarray(f).resize(pil.size, PIL.Image.BICUBIC)) for f in video]
+    return np.stack(resized)

@@ -1,0 +1,1 @@
+"""Torch modules of the PoseTraj model (imports torch)."""

@@ -1,0 +1,1 @@
+"""Diffusion pipelines of PoseTraj (imports torch and diffusers)."""
