@@ -37,11 +37,22 @@ setup() {
   echo "$want" > "$stamp"
 }
 
+# The leaderboard's browser test needs Chromium; as root on Debian/Ubuntu, install it.
+test_tools() {
+  command -v chromium >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[setup] installing chromium for the leaderboard's browser test" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "[setup] chromium not found: the headless-browser test will be skipped" >&2
+  fi
+}
+
 cmd=${1:-help}; shift || true
 case "$cmd" in
   setup) setup ;;
   demo)  setup; exec "$VENV/bin/posetraj" demo "$@" ;;
-  test)  setup; export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONUNBUFFERED=1
+  test)  setup; test_tools; export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONUNBUFFERED=1
          exec "$VENV/bin/python" -m pytest -q "$@" ;;
   *) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; [ "$cmd" = help ] ;;
 esac

@@ -1,0 +1,1 @@
+"""Metric functions of the benchmark; definitions are in docs/benchmark.md."""

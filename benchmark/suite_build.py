@@ -1,0 +1,325 @@
+"""Build benchmark suites: posetraj-synth from rendered clips, real / custom from user folders."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.suite import (SUITE_SCHEMA_VERSION, Suite, SuiteError, finish_suite, hash_files,
+                             write_json_atomic)
+from benchmark.trajectory_json import TrajectoryFormatError, load_trajectory_json
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".avi", ".gif")
+
+
+def _tmp_dir(out: Path) -> Path:
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    (tmp / "samples").mkdir(parents=True)
+    return tmp
+
+
+def _publish(tmp: Path, out: Path, overwrite: bool) -> None:
+    if out.exists():
+        if not overwrite:
+            shutil.rmtree(tmp)
+            raise SuiteError(f"{out} already exists (pass overwrite=True / --overwrite to replace it)")
+        stale = out.parent / f".{out.name}.old-{os.getpid()}"
+        out.rename(stale)
+        tmp.rename(out)
+        shutil.rmtree(stale)
+    else:
+        tmp.rename(out)
+
+
+def _save_png(path: Path, image: np.ndarray) -> None:
+    from PIL import Image
+
+    Image.fromarray(image).save(path, optimize=False, compress_level=6)
+
+
+def conditioning_point_index(annotations: dict[str, np.ndarray]) -> int:
+    """The surface point the conditioning trajectory follows, chosen as the field chooses entity points.
+
+    DragAnything takes the deepest interior point of the frame-0 mask (arg-max of the L2 distance
+    transform) and the track starting nearest to it; here the candidates are the ground-truth surface
+    tracks visible at frame 0, preferring those visible in at least 80% of the frames.
+    """
+    import cv2
+
+    mask = (annotations["mask"][0] == 1).astype(np.uint8)
+    if not mask.any():
+        raise SuiteError("the object is not visible in frame 0")
+    dist = cv2.distanceTransform(mask, cv2.DIST_L2, 5)
+    row, col = np.unravel_index(int(np.argmax(dist)), dist.shape)
+    visible = annotations["tracks_visible"]
+    candidates = np.flatnonzero(visible[0] & (visible.mean(axis=0) >= 0.8))
+    if candidates.size == 0:
+        candidates = np.flatnonzero(visible[0])
+    if candidates.size == 0:
+        raise SuiteError("no ground-truth surface point is visible in frame 0")
+    start = annotations["tracks_2d"][0, candidates].astype(np.float64)
+    return int(candidates[np.argmin(((start - [col, row]) ** 2).sum(-1))])
+
+
+def clip_sample_record(tmp: Path, clip_dir: Path, sample_id: str) -> dict:
+    """Copy one rendered clip into a suite under construction and return its manifest record."""
+    from render.clip_io import load_clip
+
+    from benchmark.metrics.pose import geodesic_deg
+
+    clip = load_clip(clip_dir)
+    ann = clip.annotations
+    base = tmp / "samples" / sample_id
+    base.mkdir(parents=True)
+    shutil.copytree(clip_dir, base / "clip")
+    frames = clip.frames()
+    _save_png(base / "image.png", frames[0])
+    index = conditioning_point_index(ann)
+    track = ann["tracks_2d"][:, index].astype(np.float64)
+    write_json_atomic(base / "trajectories.json", {"1": track.tolist()})
+    o2c = np.einsum("tij,tjk->tik", ann["cam_w2c"], ann["obj_to_world"])[:, :3, :3]
+    family = clip.meta.get("trajectory", {}).get("name", "unknown")
+    from render.trajectories import TRANSLATION_ONLY
+
+    width, height = clip.size
+    rel = f"samples/{sample_id}"
+    return {
+        "id": sample_id,
+        "family": family,
+        "rotational": family not in TRANSLATION_ONLY,
+        "pose_mode": clip.meta.get("trajectory", {}).get("pose_mode"),
+        "asset": clip.meta.get("asset", {}).get("uid") or clip.meta.get("asset", {}).get("path"),
+        "num_frames": clip.num_frames,
+        "fps": float(clip.meta["fps"]),
+        "width": width,
+        "height": height,
+        "image": f"{rel}/image.png",
+        "trajectories": f"{rel}/trajectories.json",
+        "clip": f"{rel}/clip",
+        "reference_video": None,
+        "conditioning_track_index": index,
+        "rotation_angle_deg": float(geodesic_deg(o2c, o2c[:1]).max()),
+        "content_sha256": hash_files([base]),
+    }
+
+
+def build_suite_from_clips(out: str | Path, clip_dirs: Iterable[Path], *, name: str = "posetraj-synth",
+                           build_config: dict | None = None, overwrite: bool = False) -> Suite:
+    """A posetraj-synth suite from already rendered clip directories (sample id = clip id)."""
+    out = Path(out)
+    tmp = _tmp_dir(out)
+    try:
+        records = [clip_sample_record(tmp, Path(c), Path(c).name) for c in clip_dirs]
+        manifest = {"schema_version": SUITE_SCHEMA_VERSION, "name": name, "kind": "posetraj-synth",
+                    "build_config": build_config or {}, "outliers": None, "samples": records}
+        finish_suite(tmp, manifest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _publish(tmp, out, overwrite)
+    from benchmark.suite import load_suite
+
+    return load_suite(out)
+
+
+@dataclass(frozen=True)
+class SynthSuiteConfig:
+    """What a posetraj-synth suite renders; the same config gives the same plan of clips."""
+
+    num_samples: int = 8
+    seed: int = 0
+    width: int = 192
+    height: int = 128
+    num_frames: int = 24
+    fps: float = 5.0
+    samples_per_pixel: int = 4
+    preset: str = "draft"
+    name: str = "posetraj-synth"
+
+
+def benchmark_assets(catalog: str | Path | None) -> list[str]:
+    """Asset references of the benchmark split: the mesh paths of the catalog's usable rows
+    (``status == 'ok'``) whose uid ``posetraj catalog split`` put in ``benchmark`` (a split disjoint from
+    train / val / test), or every built-in asset when no catalog directory is given."""
+    if catalog is None:
+        from assets_catalog.builtin import builtin_names, builtin_uri
+
+        return [builtin_uri(n) for n in builtin_names()]
+    from assets_catalog.catalog import read_catalog
+    from assets_catalog.splits import read_splits
+
+    table = read_catalog(Path(catalog))
+    splits = read_splits(Path(catalog))
+    rows = table[(table["status"] == "ok") & (table["uid"].map(splits) == "benchmark")]
+    if rows.empty:
+        raise SuiteError(f"{catalog}: no usable assets in the 'benchmark' split")
+    return sorted(str(p) for p in rows["path"])
+
+
+MAX_RENDER_ATTEMPTS = 5
+
+
+def plan_synth_suite(assets: list[str], config: SynthSuiteConfig, attempt: int = 0) -> list:
+    """Clip specs for the suite: half rotational families (cycled), half the translation-only control.
+
+    Deterministic in ``config``; ``attempt`` k > 0 redraws every slot's trajectory seed (used for a slot
+    whose draw leaves the camera's frame)."""
+    from render.spec import make_clip_spec
+    from render.trajectories import ROTATIONAL_FAMILIES, TRANSLATION_ONLY
+
+    if not assets:
+        raise SuiteError("no assets to build a suite from")
+    rotational = sorted(ROTATIONAL_FAMILIES)
+    control = sorted(TRANSLATION_ONLY)
+    rng = np.random.default_rng(config.seed)
+    order = [assets[i] for i in rng.permutation(len(assets))]
+    specs = []
+    for i in range(config.num_samples):
+        family = rotational[(i // 2) % len(rotational)] if i % 2 == 0 else control[(i // 2) % len(control)]
+        seed = int.from_bytes(hashlib.sha256(f"{config.seed}:{i}:{attempt}".encode()).digest()[:4], "little")
+        specs.append(make_clip_spec(
+            order[i % len(order)], family, preset=config.preset, num_frames=config.num_frames, fps=config.fps,
+            width=config.width, height=config.height, samples=config.samples_per_pixel, seed=seed))
+    return specs
+
+
+def build_synth_suite(out: str | Path, config: SynthSuiteConfig, *, catalog: str | Path | None = None,
+                      render_root: str | Path | None = None, overwrite: bool = False,
+                      progress: Callable[[Iterable], Iterable] = lambda x: x) -> Suite:
+    """Render (or reuse) the planned clips under ``render_root`` and assemble the suite at ``out``.
+
+    A slot whose trajectory draw cannot be framed by the camera (``out_of_frame``) is redrawn with the
+    next attempt's seed, up to 5 times, deterministically."""
+    from dataclasses import asdict
+
+    from render.errors import RenderError
+    from render.pipeline import render_clip
+
+    out = Path(out)
+    render_root = Path(render_root) if render_root else out.parent / f"{out.name}-renders"
+    assets = benchmark_assets(catalog)
+    plans = [plan_synth_suite(assets, config, attempt) for attempt in range(MAX_RENDER_ATTEMPTS)]
+    clips, clip_ids, redraws = [], [], {}
+    for slot in progress(range(config.num_samples)):
+        for attempt in range(MAX_RENDER_ATTEMPTS):
+            spec = plans[attempt][slot]
+            try:
+                clips.append(render_clip(spec, render_root))
+            except RenderError as exc:
+                if exc.code != "out_of_frame" or attempt == MAX_RENDER_ATTEMPTS - 1:
+                    raise
+                continue
+            clip_ids.append(spec.clip_id)
+            if attempt:
+                redraws[spec.clip_id] = attempt
+            break
+    build_config = asdict(config) | {"catalog": None if catalog is None else str(catalog),
+                                     "clip_ids": clip_ids, "redrawn": redraws}
+    return build_suite_from_clips(out, clips, name=config.name, build_config=build_config, overwrite=overwrite)
+
+
+def _find_media(src: Path, stem: str) -> tuple[Path | None, Path | None]:
+    """(image, video) for one sample id: ``<id>.png|jpg``, ``<id>/`` frames, ``<id>.mp4`` ..."""
+    frames_dir = src / stem
+    if frames_dir.is_dir():
+        frames = sorted(p for p in frames_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if frames:
+            return frames[0], frames_dir
+    for suffix in IMAGE_SUFFIXES:
+        if (src / f"{stem}{suffix}").is_file():
+            return src / f"{stem}{suffix}", None
+    for suffix in VIDEO_SUFFIXES:
+        if (src / f"{stem}{suffix}").is_file():
+            return None, src / f"{stem}{suffix}"
+    return None, None
+
+
+def build_folder_suite(src: str | Path, out: str | Path, *, kind: str = "custom", name: str | None = None,
+                       num_frames: int = 14, fps: float = 7.0, outliers: str = "drop", margin: float = 0.1,
+                       overwrite: bool = False) -> Suite:
+    """A real-video or custom suite from ``src``: per sample ``<id>.json`` (DragAnything format) and
+    either ``<id>.png``/``.jpg`` (first frame), a folder ``<id>/`` of frames or a video ``<id>.mp4``.
+
+    Trajectories are read at the image's native resolution; outliers are handled by ``outliers``
+    ('keep' reproduces the field, 'drop' removes diverged trajectories, 'error' refuses the file).
+    Samples whose trajectories are shorter than ``num_frames`` are skipped and listed in the manifest.
+    """
+    from PIL import Image
+
+    from render.clip_io import read_video, write_video
+
+    src, out = Path(src), Path(out)
+    if kind not in ("real", "custom"):
+        raise ValueError(f"kind must be 'real' or 'custom', got {kind!r}")
+    json_files = sorted(src.glob("*.json"))
+    if not json_files:
+        raise SuiteError(f"{src}: no trajectory files (*.json)")
+    tmp = _tmp_dir(out)
+    records, skipped = [], []
+    try:
+        for traj_path in json_files:
+            sample_id = traj_path.stem
+            image_path, video_path = _find_media(src, sample_id)
+            if image_path is None and video_path is None:
+                raise SuiteError(f"{src}: sample {sample_id} has trajectories but no image, frames folder or video")
+            reference = None
+            if video_path is not None and video_path.is_dir():
+                reference = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in
+                                      sorted(q for q in video_path.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES)])
+            elif video_path is not None:
+                reference = read_video(video_path)
+            first = reference[0] if reference is not None else np.asarray(Image.open(image_path).convert("RGB"))
+            height, width = first.shape[:2]
+            try:
+                traj = load_trajectory_json(traj_path, width=width, height=height, outliers=outliers, margin=margin)
+            except TrajectoryFormatError as exc:
+                if "every trajectory is an outlier" in str(exc):
+                    skipped.append({"id": sample_id, "reason": str(exc)})
+                    continue
+                raise
+            if traj.num_frames < num_frames:
+                skipped.append({"id": sample_id, "reason": f"{traj.num_frames} trajectory frames < {num_frames}"})
+                continue
+            if reference is not None and len(reference) < num_frames:
+                skipped.append({"id": sample_id, "reason": f"{len(reference)} video frames < {num_frames}"})
+                continue
+            base = tmp / "samples" / sample_id
+            base.mkdir(parents=True)
+            _save_png(base / "image.png", first)
+            write_json_atomic(base / "trajectories.json",
+                              {i: p[:num_frames].tolist() for i, p in zip(traj.ids, traj.points)})
+            rel = f"samples/{sample_id}"
+            if reference is not None:
+                even = reference[:num_frames, : height - height % 2, : width - width % 2]
+                if even.shape[1:3] != (height, width):
+                    raise SuiteError(f"{src}: sample {sample_id}: reference video size {width}x{height} must be even")
+                write_video(base / "reference.mp4", even, fps, crf=0)
+            records.append({
+                "id": sample_id, "family": kind, "rotational": None, "num_frames": num_frames, "fps": fps,
+                "width": width, "height": height, "image": f"{rel}/image.png",
+                "trajectories": f"{rel}/trajectories.json", "clip": None,
+                "reference_video": f"{rel}/reference.mp4" if reference is not None else None,
+                "dropped_trajectories": list(traj.dropped), "content_sha256": hash_files([base]),
+            })
+        if not records:
+            raise SuiteError(f"{src}: no usable samples ({len(skipped)} skipped)")
+        manifest = {"schema_version": SUITE_SCHEMA_VERSION, "name": name or src.name, "kind": kind,
+                    "build_config": {"source": str(src), "num_frames": num_frames, "fps": fps},
+                    "outliers": {"policy": outliers, "margin": margin}, "skipped": skipped, "samples": records}
+        finish_suite(tmp, manifest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _publish(tmp, out, overwrite)
+    from benchmark.suite import load_suite
+
+    return load_suite(out)

@@ -1,0 +1,284 @@
+"""The harness on a synthetic suite: acceptance ordering of the baselines, caching, validation of
+generated videos, adapters by module:function, entry point and folder, results files."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark.harness import RunConfig, run_benchmark
+from benchmark.models import ModelError, resolve_model
+from benchmark.synthetic_clips import build_synthetic_suite
+from benchmark.trackers import create_tracker
+
+TRAJECTORY_LOWER = ("objmc", "ade", "fde", "objmc_norm", "ade_norm", "fde_norm")
+TRAJECTORY_HIGHER = ("within_5px", "within_10px", "within_20px")
+POSE_LOWER = ("rotation_error_deg", "heading_error_deg", "box_corner_error", "box_corner_error_norm")
+
+
+class CountingTracker:
+    """The LK tracker (window sized for 96x64 frames), counting the videos it tracks."""
+
+    def __init__(self, **options):
+        self.inner = create_tracker("lk", window_px=9, **options)
+        self.calls = 0
+
+    def describe(self):
+        return self.inner.describe()
+
+    def track(self, video, queries):
+        self.calls += 1
+        return self.inner.track(video, queries)
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory):
+    return build_synthetic_suite(tmp_path_factory.mktemp("harness"), 4)
+
+
+@pytest.fixture(scope="module")
+def baseline_results(suite, tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    tracker = CountingTracker()
+    summaries = {m: run_benchmark(RunConfig(suite=suite.path, model=m, out=out / m, cache_dir=out / "cache",
+                                            progress=False), tracker=tracker) for m in ("oracle", "static", "translate")}
+    return out, summaries, tracker
+
+
+def test_acceptance_ordering_on_synthetic_suite(baseline_results):
+    _, s, _ = baseline_results
+    overall = {m: s[m]["metrics"]["groups"]["overall"] for m in s}
+    rot = {m: s[m]["metrics"]["groups"]["rotational"] for m in s}
+    for baseline in ("static", "translate"):
+        for key in TRAJECTORY_LOWER + POSE_LOWER:
+            assert overall["oracle"][key] <= overall[baseline][key], (baseline, key)
+        for key in TRAJECTORY_HIGHER:
+            assert overall["oracle"][key] >= overall[baseline][key], (baseline, key)
+    assert overall["static"]["objmc"] > max(overall["oracle"]["objmc"], overall["translate"]["objmc"])
+    # translate follows the drag (ObjMC far below static) but misses the rotation
+    assert overall["translate"]["objmc"] < 0.2 * overall["static"]["objmc"]
+    assert rot["translate"]["rotation_error_deg"] > rot["oracle"]["rotation_error_deg"] + 20
+    # against the 3D ground truth too (the textured box is easy to track)
+    assert rot["translate"]["rotation_error_abs_deg"] > 3 * rot["oracle"]["rotation_error_abs_deg"]
+    assert overall["oracle"]["rotation_error_abs_deg"] < overall["translate"]["rotation_error_abs_deg"]
+
+
+def test_results_files_record_provenance(baseline_results, suite):
+    out, s, _ = baseline_results
+    summary = json.loads((out / "oracle" / "summary.json").read_text())
+    assert summary["suite"]["suite_version"] == suite.version
+    assert summary["tracker"]["tracker"] == "lk" and "weights_sha256" in summary["tracker"]
+    assert summary["model"]["identity"]["adapter"] == "baseline:oracle"
+    assert summary["complete"] and summary["num_failed"] == 0
+    rows = pd.read_parquet(out / "oracle" / "samples.parquet")
+    assert list(rows["sample_id"]) == [x.id for x in suite.samples]
+    assert set(rows["suite_version"]) == {suite.version} and set(rows["adapter"]) == {"baseline:oracle"}
+    assert set(rows["tracker"]) == {"lk"} and rows["tracker_weights_sha256"].isna().all()
+    assert len(rows["error_per_frame"][0]) == suite.samples[0].num_frames
+    assert rows["reference_trajectory"].unique().tolist() == ["tracked_ground_truth_video"]
+    # the suite ObjMC is pooled over points and frames, as in the published protocol
+    assert summary["metrics"]["groups"]["overall"]["objmc"] == pytest.approx(
+        rows["objmc_sum"].sum() / rows["objmc_count"].sum())
+
+
+def test_rerun_uses_the_cache(baseline_results, suite):
+    out, _, _ = baseline_results
+    tracker = CountingTracker()
+    again = run_benchmark(RunConfig(suite=suite.path, model="translate", out=out / "translate2",
+                                    cache_dir=out / "cache", progress=False), tracker=tracker)
+    assert tracker.calls == 0 and again["timing"]["generate_s"] == 0
+    fresh = run_benchmark(RunConfig(suite=suite.path, model="translate", out=out / "translate4",
+                                    cache_dir=out / "cache", regenerate=True, progress=False), tracker=tracker)
+    assert fresh["timing"]["generate_s"] > 0 and tracker.calls == 0  # same frames: the tracks are reused
+    first = pd.read_parquet(out / "translate" / "samples.parquet")
+    second = pd.read_parquet(out / "translate2" / "samples.parquet")
+    assert np.allclose(first["objmc"], second["objmc"])
+    # another tracker setting: tracks are recomputed, generated videos are reused
+    changed = CountingTracker(fb_threshold_px=2.0)
+    third = run_benchmark(RunConfig(suite=suite.path, model="translate", out=out / "translate3",
+                                    cache_dir=out / "cache", progress=False), tracker=changed)
+    # per sample: trajectory and pose tracking, each on the generated and on the ground-truth video
+    assert changed.calls == 4 * len(suite.samples) and third["timing"]["generate_s"] == 0
+
+
+def _write_module(tmp_path, monkeypatch, body: str, name: str = "my_adapter") -> str:
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(body))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return name
+
+
+def test_callable_adapter_and_per_sample_validation(tmp_path, monkeypatch, suite):
+    module = _write_module(tmp_path, monkeypatch, """
+        import numpy as np
+        CALLS = []
+
+        def generate(image, trajectories, num_frames, fps):
+            CALLS.append((image.shape, sorted(trajectories), num_frames, fps))
+            video = np.repeat(image[None], num_frames, 0)
+            case = len(CALLS) % 4
+            if case == 1:
+                return video[:-1]                                    # wrong frame count
+            if case == 2:
+                v = video.astype(np.float32) / 255
+                v[3, 0, 0, 0] = np.nan
+                return v                                             # NaN
+            if case == 3:
+                return video.astype(np.int32)                       # wrong dtype
+            big = np.repeat(np.repeat(video, 2, axis=1), 2, axis=2)  # twice the size: resized back
+            return big
+        """)
+    summary = run_benchmark(RunConfig(suite=suite.path, model=f"{module}:generate", out=tmp_path / "r",
+                                      progress=False), tracker=CountingTracker())
+    import my_adapter
+
+    s0 = suite.samples[0]
+    assert my_adapter.CALLS[0] == ((s0.height, s0.width, 3), ["1"], s0.num_frames, s0.fps)
+    errors = [f["error"] for f in summary["failures"]]
+    assert not summary["complete"] and summary["num_failed"] == 3
+    assert any("has 9 frames, expected 10" in e for e in errors)
+    assert any("NaN or infinity" in e for e in errors)
+    assert any("dtype int32 is not uint8 or float" in e for e in errors)
+    assert all(e.startswith("sample box") for e in errors)
+    rows = pd.read_parquet(tmp_path / "r" / "samples.parquet")
+    ok = rows[rows["status"] == "ok"]
+    assert len(ok) == 1 and json.loads(ok["resized_from"].iloc[0]) == [2 * s0.width, 2 * s0.height]
+    assert summary["metrics"]["groups"]["overall"]["num_samples"] == 1
+
+
+def test_adapter_exceptions_become_sample_errors(tmp_path, monkeypatch, suite):
+    module = _write_module(tmp_path, monkeypatch, """
+        def generate(image, trajectories, num_frames, fps):
+            raise RuntimeError("out of memory")
+        """, name="broken_adapter")
+    summary = run_benchmark(RunConfig(suite=suite.path, model=f"{module}:generate", out=tmp_path / "r",
+                                      progress=False), tracker=CountingTracker())
+    assert summary["num_failed"] == len(suite.samples)
+    assert "model raised RuntimeError: out of memory" in summary["failures"][0]["error"]
+    assert summary["metrics"]["groups"]["overall"] == {"num_samples": 0}
+
+
+def test_entry_point_adapter(tmp_path, monkeypatch):
+    _write_module(tmp_path, monkeypatch, """
+        def generate(image, trajectories, num_frames, fps):
+            return None
+        """, name="ep_adapter")
+    dist = tmp_path / "ep_adapter-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: ep-adapter\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[posetraj.adapters]\nmy-model = ep_adapter:generate\n")
+    model = resolve_model("my-model")
+    assert model.identity["adapter"] == "my-model (ep_adapter:generate)"
+    assert model.identity["source_sha256"] is not None
+    with pytest.raises(ModelError, match="unknown model 'no-such-model'"):
+        resolve_model("no-such-model")
+    with pytest.raises(ModelError, match="has no attribute 'missing'"):
+        resolve_model("ep_adapter:missing")
+
+
+def test_folder_of_videos_with_corrupt_and_missing_files(tmp_path, suite):
+    from render.clip_io import write_video
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    a, b, c, _ = suite.samples
+    write_video(folder / f"{a.id}.mp4", a.reference_frames(), a.fps)
+    (folder / f"{b.id}.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not a video")
+    write_video(folder / f"{c.id}.mp4", c.reference_frames()[:5], c.fps)
+    summary = run_benchmark(RunConfig(suite=suite.path, model=str(folder), out=tmp_path / "r", progress=False),
+                            tracker=CountingTracker())
+    errors = {f["sample_id"]: f["error"] for f in summary["failures"]}
+    assert set(errors) == {b.id, c.id, suite.samples[3].id}
+    assert "cannot decode video" in errors[b.id]
+    assert "has 5 frames, expected 10" in errors[c.id]
+    assert "no generated video" in errors[suite.samples[3].id]
+    ok = pd.read_parquet(tmp_path / "r" / "samples.parquet").set_index("sample_id").loc[a.id]
+    assert ok["status"] == "ok" and ok["objmc"] < 2.0  # re-encoded ground truth tracks like the original
+
+
+def test_aspect_mismatch_is_an_error(tmp_path, monkeypatch, suite):
+    module = _write_module(tmp_path, monkeypatch, """
+        import numpy as np
+        def generate(image, trajectories, num_frames, fps):
+            return np.zeros((num_frames, 64, 64, 3), np.uint8)
+        """, name="square_adapter")
+    summary = run_benchmark(RunConfig(suite=suite.path, model=f"{module}:generate", out=tmp_path / "r",
+                                      progress=False), tracker=CountingTracker())
+    assert "does not match the aspect ratio of the native 96x64" in summary["failures"][0]["error"]
+
+
+@pytest.mark.torch
+def test_set_level_fid_fvd_and_missing_weights(tmp_path, suite):
+    import torch
+
+    from benchmark.metrics.feature_nets import MissingWeightsError
+
+    class Features(torch.nn.Module):
+        def forward(self, x: torch.Tensor, rescale: bool = False, resize: bool = False,
+                    return_features: bool = True) -> torch.Tensor:
+            dims = [d for d in range(2, x.dim())]
+            return torch.cat([x.mean(dim=dims), x.std(dim=dims)], dim=1)
+
+    torch.jit.script(Features()).save(str(tmp_path / "net.pt"))
+    config = dict(suite=suite.path, out=tmp_path / "r", progress=False, fid_weights=tmp_path / "net.pt",
+                  fvd_weights=tmp_path / "net.pt")
+    oracle = run_benchmark(RunConfig(model="oracle", **config), tracker=CountingTracker())["metrics"]["set_level"]
+    static = run_benchmark(RunConfig(model="static", **config), tracker=CountingTracker())["metrics"]["set_level"]
+    assert oracle["fid"] == pytest.approx(0.0, abs=1e-6) and oracle["fvd"] == pytest.approx(0.0, abs=1e-6)
+    assert static["fid"] > 1e-3 and len(static["fid_weights_sha256"]) == 64
+    tracker = CountingTracker()
+    with pytest.raises(MissingWeightsError, match="FVD I3D weights not found"):
+        run_benchmark(RunConfig(model="oracle", **(config | {"fvd_weights": tmp_path / "absent.pt"})), tracker=tracker)
+    assert tracker.calls == 0  # refused before any work
+
+
+def test_custom_suite_without_ground_truth(tmp_path, suite):
+    import shutil
+
+    from benchmark.suite_build import build_folder_suite
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for sample in suite.samples[:2]:
+        shutil.copy(sample.root / sample.record["image"], src / f"{sample.id}.png")
+        shutil.copy(sample.root / sample.record["trajectories"], src / f"{sample.id}.json")
+    custom = build_folder_suite(src, tmp_path / "custom", num_frames=10, fps=5.0)
+    static = run_benchmark(RunConfig(suite=custom.path, model="static", out=tmp_path / "s", progress=False),
+                           tracker=CountingTracker())
+    overall = static["metrics"]["groups"]["overall"]
+    assert static["complete"] and overall["objmc"] > 5 and "rotation_error_deg" not in overall and "psnr" not in overall
+    rows = pd.read_parquet(tmp_path / "s" / "samples.parquet")
+    assert rows["reference_trajectory"].unique().tolist() == ["conditioning"]
+    oracle = run_benchmark(RunConfig(suite=custom.path, model="oracle", out=tmp_path / "o", progress=False),
+                           tracker=CountingTracker())
+    assert oracle["num_failed"] == 2 and "needs a ground-truth video" in oracle["failures"][0]["error"]
+    translate = run_benchmark(RunConfig(suite=custom.path, model="translate", out=tmp_path / "t", progress=False),
+                              tracker=CountingTracker())
+    assert "needs the object mask" in translate["failures"][0]["error"]
+
+
+def test_adapter_cache_key_separates_configurations(tmp_path, monkeypatch):
+    _write_module(tmp_path, monkeypatch, """
+        import os
+        def generate(image, trajectories, num_frames, fps):
+            return None
+        generate.cache_key = lambda: "weights=" + os.environ.get("MY_WEIGHTS", "")
+        """, name="keyed_adapter")
+    monkeypatch.setenv("MY_WEIGHTS", "a")
+    first = resolve_model("keyed_adapter:generate")
+    monkeypatch.setenv("MY_WEIGHTS", "b")
+    second = resolve_model("keyed_adapter:generate")
+    assert first.identity["cache_key"] == "weights=a" and first.cache_key != second.cache_key
+
+
+def test_grid_protocol_for_objmc(tmp_path, suite):
+    summary = run_benchmark(RunConfig(suite=suite.path, model="static", out=tmp_path / "g", objmc_grid=30,
+                                      progress=False), tracker=CountingTracker())
+    direct = run_benchmark(RunConfig(suite=suite.path, model="static", out=tmp_path / "d", progress=False),
+                           tracker=CountingTracker())
+    assert summary["objmc_queries"] == "grid 30x30" and direct["objmc_queries"] == "direct"
+    g, d = summary["metrics"]["groups"]["overall"]["objmc"], direct["metrics"]["groups"]["overall"]["objmc"]
+    assert g > 5 and abs(g - d) < 0.5 * d  # the nearest grid track follows nearly the same point
