@@ -27,7 +27,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("render", "render.cli", "render one clip of an object on a trajectory, with ground truth"),
     Subcommand("catalog", "assets_catalog.cli", "build, filter, split and fetch the asset catalog (Objaverse, local, built-in)"),
     Subcommand("bench", "benchmark.cli", "build benchmark suites, score models, write the leaderboard"),
-    Subcommand("demo", "posetraj.demo", "the main job on built-in assets (render a small dataset, ...)"),
+    Subcommand("demo", "posetraj.demo", "the main job: render built-in clips, score baselines, write the leaderboard"),
     Subcommand("generate", "posetraj.generate_cli", "generate a video from an image and trajectories (PoseTraj model)"),
     Subcommand("init-tiny", "posetraj.init_tiny_cli", "write a random tiny SVD (and Traj-ControlNet) for tests"),
 )
