@@ -91,6 +91,9 @@ def quality(size: tuple[int, int], frames: int, reference_samples: int, asset: s
         f"reference ({reference_samples} spp, no denoise)": replace(original, samples=reference_samples, denoise=False),
         "original (128 spp, OIDN ACCURATE)": original,
         "paper preset": paper,
+        "adaptive 0.02 + FAST prefilter": replace(original, adaptive_sampling=True, adaptive_threshold=0.02,
+                                                  denoising_prefilter="FAST"),
+        "64 spp + FAST prefilter": replace(original, samples=64, denoising_prefilter="FAST"),
     }
     base = make_clip_spec(asset, "half_circle", preset="paper", num_frames=frames, seed=0, write_png=True)
     results, reference = [], None

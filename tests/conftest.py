@@ -17,7 +17,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("POSETRAJ_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -32,5 +32,6 @@ def pytest_configure(config: pytest.Config) -> None:
 def shared_data() -> Path:
     """The project's shared real data (VIPSeg CoTracker tracks, PoseTraj-10k uid list)."""
     if not SHARED_DATA.is_dir():
-        pytest.fail(f"shared data folder missing: {SHARED_DATA} (CI clones the repo beside shared/)")
+        pytest.fail(f"shared data folder missing: {SHARED_DATA} (the repo is cloned beside shared/; "
+                    "or set POSETRAJ_SHARED_DATA)")
     return SHARED_DATA
