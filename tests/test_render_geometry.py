@@ -166,3 +166,47 @@ def test_transform_points():
     matrices[1, :3, 3] = [1, 2, 3]
     out = transform_points(matrices, np.array([[1.0, 0.0, 0.0]]))
     assert np.allclose(out, [[[1, 0, 0]], [[2, 2, 3]]])
+
+
+def test_clip_spec_ids_round_trip_and_validation():
+    import json
+
+    from render.errors import RenderError
+    from render.spec import ClipSpec, make_clip_spec
+
+    spec = make_clip_spec("builtin:car", "s_curve", preset="draft", seed=4, pose_mode="bank")
+    assert spec.clip_id.startswith("car_s_curve_s4_")
+    assert make_clip_spec("builtin:car", "s_curve", preset="draft", seed=4, pose_mode="bank").clip_id == spec.clip_id
+    assert make_clip_spec("builtin:car", "s_curve", preset="draft", seed=5).clip_id != spec.clip_id
+    again = ClipSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
+    assert again == spec
+    paper = make_clip_spec("builtin:car", "line", preset="paper")
+    assert (paper.settings.width, paper.settings.height, paper.settings.samples) == (720, 480, 128)
+    assert (paper.trajectory.num_frames, paper.trajectory.fps) == (32, 5.0)
+    for kwargs, message in [
+        (dict(width=101), "even"),
+        (dict(camera_mode="drone"), "camera mode"),
+        (dict(preset="ultra"), "unknown preset"),
+        (dict(trajectory="zigzag"), "zigzag"),
+        (dict(clip_id="../escape"), "clip id"),
+    ]:
+        trajectory = kwargs.pop("trajectory", "line")
+        with pytest.raises(RenderError, match=message) as info:
+            make_clip_spec("builtin:car", trajectory, **kwargs)
+        assert info.value.code == "invalid_spec"
+
+
+def test_scene_sampling_is_deterministic_and_honours_files():
+    from render.scene import FLOOR_KINDS, sample_scene
+
+    first = sample_scene(np.random.default_rng(7))
+    assert first == sample_scene(np.random.default_rng(7))
+    assert first.floor.kind in FLOOR_KINDS and first.world.hdri_path is None
+    assert first.lights[0].kind == "SUN" and 35 <= first.lights[0].elevation_deg <= 80
+    kinds = {sample_scene(np.random.default_rng(seed)).floor.kind for seed in range(40)}
+    assert kinds == set(FLOOR_KINDS)
+    with_files = sample_scene(np.random.default_rng(7), floor_texture="floor.png", hdri="sky.exr")
+    assert with_files.floor.kind == "image" and with_files.floor.image_path == "floor.png"
+    assert with_files.world.hdri_path == "sky.exr"
+    with pytest.raises(ValueError, match="floor kind"):
+        sample_scene(np.random.default_rng(0), floor_kind="marble")
