@@ -1,9 +1,12 @@
 """Built-in procedural assets: licence-free objects with an unmistakable front and top.
 
 Every model is assembled from trimesh primitives, one PBR material per part (glTF-native, needs no
-scipy on export). Models are built in the object frame of ``docs/conventions.md``: Z up, ``+X`` is
-the front, ``+Y`` the left side; the lowest point is at ``z = 0``, the footprint is centred on the Z
-axis and the largest extent is 1. The part that carries the front (a bumper, a bow, a nose cone,
+scipy on export). Each part carries a deterministic grey noise texture (``baseColorTexture``, planar
+UVs per triangle) that modulates its colour (``baseColorFactor``), so point trackers have surface
+detail to follow; on flat-coloured faces Lucas-Kanade sees only silhouettes (aperture problem).
+Models are built in the object frame of ``docs/conventions.md``: Z up, ``+X`` is the front, ``+Y``
+the left side; the lowest point is at ``z = 0``, the footprint is centred on the Z axis and the
+largest extent is 1. The part that carries the front (a bumper, a bow, a nose cone,
 the chair's front rail, the animal's head) has its own colour, so the heading is obvious in renders.
 
 glTF is Y-up, so :func:`export_builtin` rotates by -90 degrees about X before writing; Blender's glTF
@@ -19,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-if TYPE_CHECKING:  # trimesh is imported lazily: `import assets_catalog` stays light
+if TYPE_CHECKING:  # numpy and trimesh are imported lazily: `import assets_catalog` stays light
+    import numpy as np
     import trimesh
 
 BUILTIN_SCHEME = "builtin:"
@@ -246,18 +250,82 @@ def _build_parts(name: str) -> list[_Part]:
     return parts
 
 
+# --------------------------------------------------------------------------------------------
+# Surface texture: planar UVs and a tileable noise pattern
+
+TEXTURE_PX = 128  # side of each part's texture image
+TEXTURE_PERIOD = 1.0  # model units covered by one texture tile (the model's largest extent is 1)
+TEXTURE_WAVELENGTHS_PX = (48.0, 24.0, 12.0)  # noise octaves, texels per cycle (coarse blotches to fine grain)
+TEXTURE_OCTAVE_WEIGHTS = (1.0, 0.8, 0.6)
+TEXTURE_RANGE = (0.2, 1.0)  # linear brightness factor; sRGB-encoded 0.48-1.0, about ±35% around its middle
+
+
+def _seed(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
+
+
+def noise_texture(seed_text: str, size: int = TEXTURE_PX) -> "np.ndarray":
+    """A tileable (periodic) multi-octave noise image, (size, size) uint8, sRGB-encoded brightness.
+
+    White noise seeded from ``seed_text`` is low-pass filtered in the Fourier domain (so the pattern
+    wraps around seamlessly) at each of ``TEXTURE_WAVELENGTHS_PX``; the octaves are normalised, summed,
+    sharpened into blotches with ``tanh`` and mapped to linear brightness in ``TEXTURE_RANGE``.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(_seed(seed_text))
+    freq = np.hypot(*np.meshgrid(np.fft.fftfreq(size), np.fft.fftfreq(size), indexing="ij"))  # cycles / texel
+    total = np.zeros((size, size))
+    for wavelength, weight in zip(TEXTURE_WAVELENGTHS_PX, TEXTURE_OCTAVE_WEIGHTS):
+        spectrum = np.fft.fft2(rng.standard_normal((size, size))) * np.exp(-0.5 * (freq * wavelength * 1.5) ** 2)
+        octave = np.fft.ifft2(spectrum).real
+        total += weight * (octave - octave.mean()) / octave.std()
+    pattern = np.tanh(1.5 * total / total.std())  # in (-1, 1), blotchy with sharp-ish edges
+    lo, hi = TEXTURE_RANGE
+    linear = lo + (hi - lo) * (pattern + 1.0) / 2.0
+    srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+    return np.clip(np.rint(srgb * 255.0), 0, 255).astype(np.uint8)
+
+
+def planar_uv(mesh: "trimesh.Trimesh") -> "np.ndarray":
+    """Per-vertex UVs of an un-merged mesh: each triangle is projected along its dominant normal axis.
+
+    UV = the two other coordinates divided by ``TEXTURE_PERIOD`` (the sampler repeats the texture), so
+    the texel density is the same on every face. Every face must own its three vertices.
+    """
+    import numpy as np
+
+    keep = ((1, 2), (0, 2), (0, 1))  # axes kept when projecting along x, y, z
+    axis = np.abs(mesh.face_normals).argmax(axis=1)
+    uv = np.zeros((len(mesh.vertices), 2))
+    for a, kept in enumerate(keep):
+        corners = mesh.faces[axis == a].ravel()
+        uv[corners] = mesh.vertices[corners][:, kept] / TEXTURE_PERIOD
+    return uv
+
+
 def build_builtin_mesh(name: str) -> "trimesh.Scene":
-    """The model ``name`` as a trimesh scene in the Z-up, +X-front object frame (one node per part)."""
+    """The model ``name`` as a trimesh scene in the Z-up, +X-front object frame (one node per part).
+
+    Each part has un-merged vertices with planar UVs and a PBR material: ``baseColorFactor`` is the
+    part's colour, ``baseColorTexture`` its noise pattern (seeded from the asset and part names).
+    """
+    import numpy as np
     import trimesh
+    from PIL import Image
     from trimesh.visual.material import PBRMaterial
 
     asset = get_builtin(name)
     scene = trimesh.Scene()
     for part in _build_parts(asset.name):
+        mesh = part.mesh
+        mesh.unmerge_vertices()
+        grey = noise_texture(f"{asset.name}/{part.name}")
+        image = Image.fromarray(np.repeat(grey[:, :, None], 3, axis=2))
         material = PBRMaterial(name=f"{asset.name}_{part.name}", baseColorFactor=list(part.color),
-                               metallicFactor=0.0, roughnessFactor=0.6)
-        part.mesh.visual = trimesh.visual.TextureVisuals(material=material)
-        scene.add_geometry(part.mesh, geom_name=part.name, node_name=part.name)
+                               baseColorTexture=image, metallicFactor=0.0, roughnessFactor=0.6)
+        mesh.visual = trimesh.visual.TextureVisuals(uv=planar_uv(mesh), material=material)
+        scene.add_geometry(mesh, geom_name=part.name, node_name=part.name)
     return scene
 
 

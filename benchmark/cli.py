@@ -59,7 +59,8 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fid-weights", type=Path, help="inception-2015-12-05.pt (TorchScript)")
     p.add_argument("--fvd-weights", type=Path, help="i3d_torchscript.pt (TorchScript)")
     p.add_argument("--pose-segment-frames", type=int, default=0,
-                   help="re-seed the pose tracks every N frames (0: track from frame 0 only)")
+                   help="re-seed the pose tracks at least every N frames (0: no limit; they are re-seeded "
+                        "anyway when too few tracked points survive)")
     p.add_argument("--regenerate", action="store_true", help="ignore this model's cached videos")
     p.add_argument("--objmc-grid", type=int, default=0, metavar="N",
                    help="track an N x N grid and take the track nearest each trajectory's start, as the published "

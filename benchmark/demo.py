@@ -13,8 +13,8 @@ from benchmark.suite import write_json_atomic
 BASELINE_MODELS = ("oracle", "static", "translate")
 
 
-def run_demo(out_dir: str | Path, *, num_samples: int = 8, width: int = 192, height: int = 128,
-             num_frames: int = 24, samples_per_pixel: int = 4, seed: int = 0, tracker: str | None = None,
+def run_demo(out_dir: str | Path, *, num_samples: int = 8, width: int = 288, height: int = 192,
+             num_frames: int = 48, samples_per_pixel: int = 4, seed: int = 0, tracker: str | None = None,
              tracker_options: dict | None = None, progress: bool = True, print_summary: bool = True) -> dict:
     """Render (or reuse) the suite's clips under ``out_dir/renders``, build ``out_dir/suite``, score the
     baselines into ``out_dir/results/<model>`` and write ``out_dir/leaderboard``; returns the summary

@@ -16,9 +16,9 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder")
     parser.add_argument("--clips", type=int, default=8, help="clips to render (= benchmark samples)")
-    parser.add_argument("--frames", type=int, default=24, help="frames per clip")
-    parser.add_argument("--width", type=int, default=192, help="frame width (even)")
-    parser.add_argument("--height", type=int, default=128, help="frame height (even)")
+    parser.add_argument("--frames", type=int, default=48, help="frames per clip")
+    parser.add_argument("--width", type=int, default=288, help="frame width (even)")
+    parser.add_argument("--height", type=int, default=192, help="frame height (even)")
     parser.add_argument("--samples", type=int, default=4, help="Cycles samples per pixel")
     parser.add_argument("--seed", type=int, default=0, help="seed of the suite's trajectories and scenes")
     parser.add_argument("--tracker", help="tracker name (default: cotracker3-offline when a checkpoint is "

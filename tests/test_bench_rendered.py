@@ -19,7 +19,8 @@ HIGHER = ("within_5px", "within_10px", "within_20px")
 def demo(tmp_path_factory):
     pytest.importorskip("bpy")
     out = tmp_path_factory.mktemp("demo")
-    summary = run_demo(out, num_samples=4, progress=False, print_summary=False)
+    # 48 frames: the default tracker (LK) cannot follow rotations of 16-47 degrees per frame (24 frames)
+    summary = run_demo(out, num_samples=4, width=192, height=128, num_frames=48, progress=False, print_summary=False)
     results = {m: json.loads((out / "results" / m / "summary.json").read_text()) for m in BASELINE_MODELS}
     return out, summary, results
 
@@ -37,6 +38,11 @@ def test_rendered_suite_acceptance(demo):
     assert overall["static"]["objmc"] > overall["translate"]["objmc"] > overall["oracle"]["objmc"]
     assert overall["translate"]["objmc"] < 0.5 * overall["static"]["objmc"]
     assert rotational["translate"]["rotation_error_deg"] > rotational["oracle"]["rotation_error_deg"] + 20
+    # against the true 3D pose (not the tracked ground-truth video) the oracle must still clearly win on the
+    # rotational families, while translate, which never turns the object, scores about the mean rotation angle
+    assert rotational["translate"]["rotation_error_abs_deg"] > rotational["oracle"]["rotation_error_abs_deg"] + 15
+    assert rotational["static"]["rotation_error_abs_deg"] > rotational["oracle"]["rotation_error_abs_deg"] + 15
+    assert rotational["translate"]["rotation_error_abs_deg"] > 60
     for r in results.values():
         assert r["complete"] and r["tracker"]["tracker"] == "lk"
 

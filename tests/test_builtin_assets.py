@@ -14,6 +14,7 @@ import trimesh
 
 from assets_catalog.builtin import (
     FRONT,
+    TEXTURE_PERIOD,
     build_builtin_mesh,
     builtin_names,
     builtin_uri,
@@ -21,6 +22,8 @@ from assets_catalog.builtin import (
     export_builtin,
     front_part_names,
     get_builtin,
+    noise_texture,
+    planar_uv,
 )
 from assets_catalog.files import SUPPORTED_EXTENSIONS
 from assets_catalog.resolve import resolve_asset
@@ -91,7 +94,39 @@ def test_export_roundtrip_is_deterministic_and_y_up(name, tmp_path):
     np.testing.assert_allclose(world.min(axis=0), zup_expected.bounds[0], atol=1e-5)
     np.testing.assert_allclose(world.max(axis=0), zup_expected.bounds[1], atol=1e-5)
     for geom_name, mesh in loaded.geometry.items():
-        assert isinstance(mesh.visual.material, trimesh.visual.material.PBRMaterial), geom_name
+        material = mesh.visual.material
+        assert isinstance(material, trimesh.visual.material.PBRMaterial), geom_name
+        # the texture survives the round trip: UVs per vertex and an image that is not flat
+        assert mesh.visual.uv is not None and len(mesh.visual.uv) == len(mesh.vertices), geom_name
+        texture = np.asarray(material.baseColorTexture.convert("L"), dtype=float)
+        assert texture.shape == (128, 128) and texture.std() > 15.0, geom_name
+    assert path.stat().st_size < 1_000_000
+
+
+def test_texture_is_tileable_deterministic_and_seeded():
+    a = noise_texture("car/body")
+    assert a.dtype == np.uint8 and a.shape == (128, 128)
+    np.testing.assert_array_equal(a, noise_texture("car/body"))
+    assert not np.array_equal(a, noise_texture("car/cabin"))
+    # strong contrast (LK needs it) ...
+    assert np.percentile(a, 95) - np.percentile(a, 5) > 80
+    # ... and periodic: the jump across the wrap-around is no larger than between neighbours inside
+    inner = np.abs(np.diff(a.astype(float), axis=0)).mean()
+    wrap = np.abs(a[0].astype(float) - a[-1].astype(float)).mean()
+    assert wrap < 2.0 * inner
+
+
+def test_planar_uv_projects_along_dominant_axis():
+    box = trimesh.creation.box(extents=(0.5, 0.3, 0.2))
+    box.unmerge_vertices()
+    uv = planar_uv(box)
+    for face, normal in zip(box.faces, box.face_normals):
+        kept = [i for i in range(3) if i != int(np.abs(normal).argmax())]
+        np.testing.assert_allclose(uv[face], box.vertices[face][:, kept] / TEXTURE_PERIOD)
+    # every part of a built-in model owns its vertices (un-merged) and carries UVs
+    for mesh in build_builtin_mesh("chair").geometry.values():
+        assert len(mesh.vertices) == 3 * len(mesh.faces)
+        assert mesh.visual.uv.shape == (len(mesh.vertices), 2)
 
 
 def test_export_bytes_identical_across_processes(tmp_path):

@@ -19,7 +19,7 @@ from benchmark.trackers.base import TrackerConfig, Tracker, TrackResult
 
 @dataclass(frozen=True)
 class LKConfig(TrackerConfig):
-    window_px: int = 21
+    window_px: int = 9  # small: on 30-70 px objects a larger window follows the silhouette, not the surface
     pyramid_levels: int = 3
     max_iterations: int = 30
     epsilon: float = 0.01
