@@ -57,6 +57,7 @@ class Timing:
     track_s: float = 0.0  # the tracker's track() calls
     reference_s: float = 0.0  # decoding ground-truth videos
     fidelity_s: float = 0.0  # PSNR, SSIM, LPIPS
+    pose_s: float = 0.0  # pose recovery around the tracker's calls (PnP with RANSAC, seeding)
 
 
 class _TimedTracker:
@@ -116,8 +117,9 @@ class Scorer:
         self.cache.put("videos", key, frames=frames, resized_from=np.asarray(resized or [], dtype=np.int64))
         return frames, resized, key
 
-    def tracks(self, frames: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
-        key = content_key("tracks", array_sha256(frames), self.tracker_info, array_sha256(queries))
+    def tracks(self, frames: np.ndarray, frames_sha: str, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+        """Tracks of ``queries`` in ``frames`` (whose :func:`array_sha256` is ``frames_sha``), cached."""
+        key = content_key("tracks", frames_sha, self.tracker_info, array_sha256(queries))
         if (hit := self.cache.get("tracks", key)) is not None:
             return hit["tracks"], hit["visibility"], key
         result = self.tracker.track(frames, queries)
@@ -145,17 +147,19 @@ class Scorer:
             row.update(status="error", error=str(exc))
             return row, None, None
         row["resized_from"] = json.dumps(resized) if resized else None
-        row["video_sha256"] = array_sha256(frames)
+        # each video is hashed once per sample; the hashes key the track, pose and image-metric caches
+        row["video_sha256"] = video_sha = array_sha256(frames)
         row["video_key"] = video_key
         tick = time.perf_counter()
         reference = sample.reference_frames()
         self.timing.reference_s += time.perf_counter() - tick
-        self._score_video(sample, frames, reference, row)
+        reference_sha = None
         if reference is not None:
-            from benchmark.metrics.image import image_metrics
-
+            reference_sha = video_sha if reference is frames else array_sha256(reference)
+        self._score_video(sample, (frames, video_sha), (reference, reference_sha), row)
+        if reference is not None:
             tick = time.perf_counter()
-            row.update(image_metrics(frames, reference))
+            row.update(self.image_metrics(frames, video_sha, reference, reference_sha))
             if self.lpips_model is not None:
                 from benchmark.metrics.lpips import lpips_video
 
@@ -163,17 +167,19 @@ class Scorer:
             self.timing.fidelity_s += time.perf_counter() - tick
         return row, frames, reference
 
-    def _score_video(self, sample: Sample, frames: np.ndarray, reference: np.ndarray | None, row: dict) -> None:
+    def _score_video(self, sample: Sample, video: tuple[np.ndarray, str],
+                     reference_video: tuple[np.ndarray | None, str | None], row: dict) -> None:
         """Trajectory metrics against the reference trajectory, pose metrics against the 3D ground truth.
 
         As in the field's protocol, the reference trajectory is the same tracker run from the same
         queries on the ground-truth video when one exists (tracker bias cancels, the oracle scores 0);
         otherwise it is the conditioning trajectory. ``conditioning_objmc`` always compares with the
-        conditioning trajectory itself.
+        conditioning trajectory itself. ``video`` and ``reference_video`` are (frames, sha256) pairs.
         """
         from benchmark.metrics.pose import PoseGroundTruth, pose_metrics_from_estimates
         from benchmark.metrics.trajectory import field_grid, nearest_grid_tracks, trajectory_metrics
 
+        (frames, frames_sha), (reference, reference_sha) = video, reference_video
         cond = sample.trajectories.points[:, : sample.num_frames]  # (N, T, 2)
         if self.objmc_grid:
             grid = field_grid(sample.width, sample.height, self.objmc_grid)
@@ -182,11 +188,11 @@ class Scorer:
         else:
             queries = np.c_[np.zeros(len(cond)), cond[:, 0]].astype(np.float32)
             index = np.arange(len(cond))
-        tracks, _, key = self.tracks(frames, queries)
+        tracks, _, key = self.tracks(frames, frames_sha, queries)
         row["tracks_key"] = key
         pred = tracks[:, index].transpose(1, 0, 2)
         if reference is not None:
-            ref_tracks, _, _ = self.tracks(reference, queries)
+            ref_tracks, _, _ = self.tracks(reference, reference_sha, queries)
             target = ref_tracks[:, index].transpose(1, 0, 2)
             row["reference_trajectory"] = "tracked_ground_truth_video"
         else:
@@ -205,20 +211,34 @@ class Scorer:
                 K=ann["K"], cam_w2c=ann["cam_w2c"], obj_to_world=ann["obj_to_world"],
                 bbox_extents=ann["bbox_extents"], bbox_corners_2d=ann["bbox_corners_2d"],
                 points_xyz=ann["tracks_xyz"].astype(np.float64), points_visible=ann["tracks_visible"])
-            rot, trans, ok = self.poses(sample, frames, gt)
-            ref = self.poses(sample, reference, gt) if reference is not None else None
+            rot, trans, ok = self.poses(sample, frames, frames_sha, gt)
+            ref = self.poses(sample, reference, reference_sha, gt) if reference is not None else None
             row.update(pose_metrics_from_estimates(rot, trans, ok, gt, sample.width, sample.height, ref))
 
-    def poses(self, sample: Sample, frames: np.ndarray, gt) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        from dataclasses import asdict
+    def image_metrics(self, frames: np.ndarray, frames_sha: str, reference: np.ndarray, reference_sha: str
+                      ) -> dict[str, float]:
+        """PSNR and SSIM of ``frames`` against ``reference``, cached: on CPU they cost more than LK tracking."""
+        from benchmark.metrics.image import IMAGE_METRICS_VERSION, image_metrics
 
+        key = content_key("image_metrics", IMAGE_METRICS_VERSION, frames_sha, reference_sha)
+        if (hit := self.cache.get("image_metrics", key)) is not None:
+            return {name: float(value) for name, value in hit.items()}
+        values = image_metrics(frames, reference)
+        self.cache.put("image_metrics", key, **{name: np.float64(value) for name, value in values.items()})
+        return values
+
+    def poses(self, sample: Sample, frames: np.ndarray, frames_sha: str, gt
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-frame object poses recovered from ``frames`` (hash ``frames_sha``), cached."""
         from benchmark.pose_tracking import track_poses
 
-        key = content_key("poses", array_sha256(frames), self.tracker_info, sample.content_hash,
+        key = content_key("poses", frames_sha, self.tracker_info, sample.content_hash,
                           asdict(self.pose_config))
         if (hit := self.cache.get("poses", key)) is not None:
             return hit["rotations"], hit["translations"], hit["ok"]
+        tick, tracked = time.perf_counter(), self.timing.track_s
         rot, trans, ok = track_poses(self.tracker, frames, gt, self.pose_config)
+        self.timing.pose_s += time.perf_counter() - tick - (self.timing.track_s - tracked)
         self.cache.put("poses", key, rotations=rot, translations=trans, ok=ok)
         return rot, trans, ok
 

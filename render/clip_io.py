@@ -73,11 +73,14 @@ def write_video(path: Path, frames: np.ndarray, fps: float, crf: int = 17) -> No
 def read_video(path: Path) -> np.ndarray:
     """Decode a video file into (T,H,W,3) uint8 RGB frames."""
     import av
+    from av.video.reformatter import VideoReformatter
 
     path = Path(path)
+    # one converter for all frames (``frame.to_ndarray(format=...)`` sets up a new one for every frame)
+    reformatter = VideoReformatter()
     try:
         with av.open(str(path)) as container:
-            frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+            frames = [reformatter.reformat(frame, format="rgb24").to_ndarray() for frame in container.decode(video=0)]
     except (av.error.FFmpegError, IndexError, ValueError) as exc:
         raise ClipFormatError(f"{path}: cannot decode video ({exc})") from None
     if not frames:

@@ -105,6 +105,31 @@ def test_rerun_uses_the_cache(baseline_results, suite):
     assert changed.calls == 4 * len(suite.samples) and third["timing"]["generate_s"] == 0
 
 
+def test_rerun_reuses_image_metrics(baseline_results, suite, monkeypatch):
+    """PSNR / SSIM are cached by the hashes of both videos and the metrics' version."""
+    import benchmark.metrics.image as image
+
+    out, summaries, _ = baseline_results
+    computed = []
+    real = image.image_metrics
+
+    def counting(video, reference):
+        computed.append(video.shape)
+        return real(video, reference)
+
+    monkeypatch.setattr(image, "image_metrics", counting)
+    again = run_benchmark(RunConfig(suite=suite.path, model="static", out=out / "static2", cache_dir=out / "cache",
+                                    progress=False), tracker=CountingTracker())
+    assert computed == []
+    for key in ("psnr", "ssim"):
+        assert again["metrics"]["groups"]["overall"][key] == summaries["static"]["metrics"]["groups"]["overall"][key]
+    monkeypatch.setattr(image, "IMAGE_METRICS_VERSION", image.IMAGE_METRICS_VERSION + 1)
+    bumped = run_benchmark(RunConfig(suite=suite.path, model="static", out=out / "static3", cache_dir=out / "cache",
+                                     progress=False), tracker=CountingTracker())
+    assert len(computed) == len(suite.samples)
+    assert bumped["metrics"]["groups"]["overall"]["ssim"] == summaries["static"]["metrics"]["groups"]["overall"]["ssim"]
+
+
 def _write_module(tmp_path, monkeypatch, body: str, name: str = "my_adapter") -> str:
     (tmp_path / f"{name}.py").write_text(textwrap.dedent(body))
     monkeypatch.syspath_prepend(str(tmp_path))

@@ -62,6 +62,18 @@ def test_round_trip(tmp_path):
     assert not list(tmp_path.glob(".clip.tmp-*"))
 
 
+def test_read_video_matches_pyav_per_frame_conversion(tmp_path):
+    """read_video shares one colour converter across frames; the pixels are PyAV's own rgb24 ones."""
+    import av
+
+    rng = np.random.default_rng(1)
+    frames = rng.integers(0, 256, (4, 32, 48, 3), dtype=np.uint8)
+    write_video(tmp_path / "v.mp4", frames, fps=5.0)
+    with av.open(str(tmp_path / "v.mp4")) as container:
+        expected = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+    assert np.array_equal(read_video(tmp_path / "v.mp4"), expected)
+
+
 def test_existing_clip_is_kept(tmp_path):
     clip_dir = _write(tmp_path)
     before = (clip_dir / "DONE").read_text()

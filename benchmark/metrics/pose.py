@@ -76,6 +76,7 @@ def solve_pose(points_xyz: np.ndarray, image_points: np.ndarray, K: np.ndarray, 
         return None
     obj = np.ascontiguousarray(points_xyz, dtype=np.float64)
     img = np.ascontiguousarray(image_points, dtype=np.float64)
+    cv2.setRNGSeed(0)  # RANSAC draws from OpenCV's thread RNG: same inputs, same pose, whatever ran before
     if guess is None:
         success, rvec, tvec, inliers = cv2.solvePnPRansac(
             obj, img, K, None, reprojectionError=reproj_px, iterationsCount=200, confidence=0.999,
