@@ -76,6 +76,8 @@ def read_video(path: Path) -> np.ndarray:
     from av.video.reformatter import VideoReformatter
 
     path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: video not found")
     # one converter for all frames (``frame.to_ndarray(format=...)`` sets up a new one for every frame)
     reformatter = VideoReformatter()
     try:
