@@ -25,10 +25,12 @@ COLUMNS = (
     ("objmc_norm", "ObjMC/diag", "{:.4f}"), ("within_5px", "≤5px", "{:.3f}"), ("within_10px", "≤10px", "{:.3f}"),
     ("within_20px", "≤20px", "{:.3f}"), ("rotation_error_deg", "Rot err °", "{:.2f}"),
     ("heading_error_deg", "Heading err °", "{:.2f}"), ("box_corner_error", "Box px", "{:.2f}"),
+    ("rotation_error_abs_deg", "Rot err vs 3D GT °", "{:.2f}"),
     ("pose_fail_rate", "PnP fail", "{:.3f}"), ("psnr", "PSNR", "{:.2f}"), ("ssim", "SSIM", "{:.3f}"),
     ("lpips", "LPIPS", "{:.3f}"), ("fid", "FID", "{:.2f}"), ("fvd", "FVD", "{:.2f}"),
 )
-FAMILY_COLUMNS = ("objmc", "ade", "rotation_error_deg", "heading_error_deg", "box_corner_error")
+FAMILY_COLUMNS = ("objmc", "ade", "rotation_error_deg", "heading_error_deg", "box_corner_error",
+                  "rotation_error_abs_deg")
 PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666")
 
 
