@@ -15,6 +15,7 @@ importer converts back and yields the Z-up, +X-front object.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -329,8 +330,11 @@ def build_builtin_mesh(name: str) -> "trimesh.Scene":
     return scene
 
 
+@functools.lru_cache(maxsize=None)
 def builtin_glb_bytes(name: str) -> bytes:
-    """The GLB file of model ``name`` (Y-up as glTF requires); the same bytes on every call."""
+    """The GLB file of model ``name`` (Y-up as glTF requires); the same bytes on every call.
+
+    Built once per process: a render farm worker resolves the same built-ins for every clip."""
     import numpy as np
     import trimesh
 
@@ -349,7 +353,7 @@ def export_builtin(name: str, out_dir: Path) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{asset.name}.glb"
-    if path.is_file() and hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(data).digest():
+    if path.is_file() and path.read_bytes() == data:
         return path
     fd, tmp = tempfile.mkstemp(prefix=f".{asset.name}.", suffix=".glb.tmp", dir=out_dir)
     try:

@@ -356,7 +356,8 @@ def _set_metrics(config: RunConfig, generated: list[np.ndarray], references: lis
         return out
     if len(generated) < 2:
         raise SuiteError("FID / FVD need at least 2 scored samples with a ground-truth video")
-    from benchmark.metrics.feature_nets import fid, fvd, load_torchscript, sha256_file
+    from assets_catalog.files import sha256_file
+    from benchmark.metrics.feature_nets import fid, fvd, load_torchscript
 
     if config.fid_weights:
         net = load_torchscript(config.fid_weights, "FID Inception")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.suite import (SUITE_SCHEMA_VERSION, Suite, SuiteError, finish_suite, hash_files,
+from benchmark.suite import (SUITE_SCHEMA_VERSION, Suite, SuiteError, finish_suite, hash_files, load_suite,
                              write_json_atomic)
 from benchmark.trajectory_json import TrajectoryFormatError, load_trajectory_json
 
@@ -27,7 +27,8 @@ def _tmp_dir(out: Path) -> Path:
     return tmp
 
 
-def _publish(tmp: Path, out: Path, overwrite: bool) -> None:
+def _publish(tmp: Path, out: Path, overwrite: bool) -> Suite:
+    """Move the finished suite ``tmp`` into place at ``out`` and open it."""
     if out.exists():
         if not overwrite:
             shutil.rmtree(tmp)
@@ -38,6 +39,7 @@ def _publish(tmp: Path, out: Path, overwrite: bool) -> None:
         shutil.rmtree(stale)
     else:
         tmp.rename(out)
+    return load_suite(out)
 
 
 def _save_png(path: Path, image: np.ndarray) -> None:
@@ -125,10 +127,7 @@ def build_suite_from_clips(out: str | Path, clip_dirs: Iterable[Path], *, name: 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _publish(tmp, out, overwrite)
-    from benchmark.suite import load_suite
-
-    return load_suite(out)
+    return _publish(tmp, out, overwrite)
 
 
 @dataclass(frozen=True)
@@ -319,7 +318,4 @@ def build_folder_suite(src: str | Path, out: str | Path, *, kind: str = "custom"
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _publish(tmp, out, overwrite)
-    from benchmark.suite import load_suite
-
-    return load_suite(out)
+    return _publish(tmp, out, overwrite)

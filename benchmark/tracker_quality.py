@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.suite import write_json_atomic
 from benchmark.tapvid import TAPVID_SIZE, TapVidMetrics, average_metrics, first_visible_queries, rescale_points, tapvid_metrics
 
 REPORT_SCHEMA_VERSION = 1
@@ -133,19 +132,6 @@ def format_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(payload, out, indent=2)
-            out.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def add_trackers_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``posetraj bench trackers``."""
     parser.description = __doc__.split("\n\n")[1].replace("\n", " ")
@@ -205,6 +191,7 @@ def run_trackers(args: argparse.Namespace) -> int:
         return 2
     report["dataset"] = str(args.dataset)
     if args.out:
-        _write_json_atomic(args.out, report)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(args.out, report)
     print(json.dumps(report, indent=2) if args.json else format_table(report))
     return 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -10,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from assets_catalog.files import sha256_file
 
 CLIP_SCHEMA_VERSION = 1
 MARKER_NAME = "DONE"
@@ -37,14 +38,6 @@ REQUIRED_ARRAYS = {
 
 class ClipFormatError(ValueError):
     """A directory is not a valid clip; the message says which file and what is wrong."""
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_video(path: Path, frames: np.ndarray, fps: float, crf: int = 17) -> None:
@@ -140,7 +133,7 @@ def write_clip(
             shutil.copyfile(log_path, tmp / LOG_NAME)
         (tmp / META_NAME).write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n")
         files = sorted(p for p in tmp.rglob("*") if p.is_file())
-        marker = {"schema_version": CLIP_SCHEMA_VERSION, "files": {str(p.relative_to(tmp)): _sha256(p) for p in files}}
+        marker = {"schema_version": CLIP_SCHEMA_VERSION, "files": {str(p.relative_to(tmp)): sha256_file(p) for p in files}}
         (tmp / MARKER_NAME).write_text(json.dumps(marker, indent=2) + "\n")
         if final.exists():
             stale = out_root / f".{clip_id}.old-{os.getpid()}"

@@ -16,6 +16,7 @@ from assets_catalog.builtin import (
     FRONT,
     TEXTURE_PERIOD,
     build_builtin_mesh,
+    builtin_glb_bytes,
     builtin_names,
     builtin_uri,
     describe_builtins,
@@ -83,6 +84,7 @@ def test_export_roundtrip_is_deterministic_and_y_up(name, tmp_path):
     assert path == tmp_path / "a" / f"{name}.glb"
     first = hashlib.sha256(path.read_bytes()).hexdigest()
     path.unlink()
+    builtin_glb_bytes.cache_clear()  # build the model again rather than reuse this process's bytes
     again = export_builtin(name, tmp_path / "a")
     assert hashlib.sha256(again.read_bytes()).hexdigest() == first
     assert not list((tmp_path / "a").glob("*.tmp"))  # no temp file left behind

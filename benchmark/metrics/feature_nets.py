@@ -12,7 +12,6 @@ TorchScript archives carry their own graph, so no Python code from the file runs
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -23,14 +22,6 @@ FVD_WEIGHTS_FILE = "i3d_torchscript.pt"
 
 class MissingWeightsError(FileNotFoundError):
     """A feature extractor's weights file is not on disk."""
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_torchscript(path: str | Path, what: str):

@@ -21,14 +21,6 @@ class CheckpointError(ValueError):
     """A checkpoint file that cannot be used for the requested model."""
 
 
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """The raw tensors of a checkpoint (a ``{"model": ...}`` wrapper is unwrapped)."""
     if not path.is_file():

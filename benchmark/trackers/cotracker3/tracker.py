@@ -10,7 +10,8 @@ import numpy as np
 import torch
 
 from benchmark.trackers.base import TrackerConfig, Tracker, TrackResult, check_queries, check_video
-from benchmark.trackers.cotracker3.checkpoint import deterministic_state_dict, file_sha256, load_weights
+from assets_catalog.files import sha256_file
+from benchmark.trackers.cotracker3.checkpoint import deterministic_state_dict, load_weights
 from benchmark.trackers.cotracker3.model import OFFLINE_WINDOW, ONLINE_WINDOW, CoTracker3, CoTracker3Architecture
 from benchmark.trackers.cotracker3.predictor import PredictorSettings, predict
 
@@ -59,7 +60,7 @@ class CoTracker3Tracker(Tracker):
         if config.checkpoint is not None:
             path = Path(config.checkpoint).expanduser()
             load_weights(model, path, self.name)
-            self._weights_sha256 = file_sha256(path)
+            self._weights_sha256 = sha256_file(path)
         else:
             model.load_state_dict(deterministic_state_dict(model, int(config.random_seed)), strict=True)
         self.model = model.eval().to(config.device)
