@@ -31,10 +31,14 @@ def frechet_distance(a: FeatureStats, b: FeatureStats, eps: float = 1e-6) -> flo
     When the product is singular, ``eps`` is added to both diagonals before the square root (as
     pytorch-fid does); a negligible imaginary part of the root is dropped.
     """
+    import warnings
+
     from scipy import linalg
 
     diff = a.mu - b.mu
-    covmean, _ = linalg.sqrtm(a.sigma @ b.sigma, disp=False)
+    with warnings.catch_warnings():  # a singular product is handled below, not reported
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(a.sigma @ b.sigma)
     if not np.isfinite(covmean).all():
         offset = np.eye(a.sigma.shape[0]) * eps
         covmean = linalg.sqrtm((a.sigma + offset) @ (b.sigma + offset))
