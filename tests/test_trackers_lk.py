@@ -52,6 +52,20 @@ def test_forward_backward_check_flags_untrackable_points() -> None:
     assert result.confidence is None and result.tracks.dtype == np.float32
 
 
+def test_lk_gives_the_same_tracks_for_uint8_and_float_videos(monkeypatch: pytest.MonkeyPatch) -> None:
+    clip = moving_patch_video(num_frames=8, height=64, width=96, num_points=20, seed=3)
+    queries, _ = first_visible_queries(clip.tracks, clip.visible)
+    tracker = create_tracker("lk")
+    seen: list[np.dtype] = []
+    inner = tracker._track
+    monkeypatch.setattr(tracker, "_track", lambda video, q: (seen.append(video.dtype), inner(video, q))[1])
+    from_uint8 = tracker.track(clip.video, queries)
+    from_float = tracker.track(clip.video.astype(np.float32), queries)
+    assert seen == [np.uint8, np.float32]  # a uint8 video reaches LK without a float copy
+    np.testing.assert_array_equal(from_uint8.tracks, from_float.tracks)
+    np.testing.assert_array_equal(from_uint8.visibility, from_float.visibility)
+
+
 def test_lk_on_a_rendered_like_clip_beats_a_static_tracker(tmp_path: Path) -> None:
     """A clip in our clip format (box moving and turning, occlusions from the depth test)."""
     from benchmark.synthetic_clips import SyntheticClipConfig, render_synthetic_clip

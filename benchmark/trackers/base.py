@@ -39,15 +39,16 @@ class TrackerConfig:
     """Base of the per-tracker configuration dataclasses (see ``benchmark.trackers.create_tracker``)."""
 
 
-def check_video(video: np.ndarray) -> np.ndarray:
-    """Validate a (T, H, W, 3) video and return it as float32 in [0, 255]."""
+def check_video(video: np.ndarray, keep_uint8: bool = False) -> np.ndarray:
+    """Validate a (T, H, W, 3) video and return it as float32 in [0, 255] (a uint8 video stays uint8,
+    uncopied, with ``keep_uint8``)."""
     video = np.asarray(video)
     if video.ndim != 4 or video.shape[-1] != 3:
         raise ValueError(f"video must be (T, H, W, 3) RGB, got shape {video.shape}")
     if video.shape[0] < 1 or video.shape[1] < 2 or video.shape[2] < 2:
         raise ValueError(f"video is empty or smaller than 2x2 pixels: shape {video.shape}")
     if video.dtype == np.uint8:
-        return video.astype(np.float32)
+        return video if keep_uint8 else video.astype(np.float32)
     if not np.issubdtype(video.dtype, np.floating):
         raise ValueError(f"video dtype must be uint8 or float in [0, 255], got {video.dtype}")
     low, high = float(video.min()), float(video.max())
@@ -76,10 +77,11 @@ class Tracker(ABC):
     """A point tracker. Subclasses set ``name`` and implement ``_track`` on validated inputs."""
 
     name: str = ""
+    accepts_uint8: bool = False  # True: ``_track`` gets uint8 videos as they are (no float copy)
 
     def track(self, video: np.ndarray, queries: np.ndarray) -> TrackResult:
         """Track queries (N, 3) (t, x, y) through video (T, H, W, 3); see the module docstring."""
-        frames = check_video(video)
+        frames = check_video(video, keep_uint8=self.accepts_uint8)
         checked = check_queries(queries, frames.shape[0])
         return self._track(frames, checked)
 
@@ -91,7 +93,8 @@ class Tracker(ABC):
 
     @abstractmethod
     def _track(self, video: np.ndarray, queries: np.ndarray) -> TrackResult:
-        """video (T, H, W, 3) float32 in [0, 255]; queries (N, 3) float32 (t integral)."""
+        """video (T, H, W, 3) float32 in [0, 255] (or uint8 when ``accepts_uint8``); queries (N, 3)
+        float32 (t integral)."""
 
     @abstractmethod
     def describe(self) -> dict[str, Any]:

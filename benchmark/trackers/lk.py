@@ -28,6 +28,7 @@ class LKConfig(TrackerConfig):
 
 class LKTracker(Tracker):
     name = "lk"
+    accepts_uint8 = True  # OpenCV tracks 8-bit grey images: a uint8 video needs no float round trip
 
     def __init__(self, config: LKConfig | None = None) -> None:
         self.config = config or LKConfig()
@@ -61,7 +62,9 @@ class LKTracker(Tracker):
     def _track(self, video: np.ndarray, queries: np.ndarray) -> TrackResult:
         import cv2
 
-        gray = [cv2.cvtColor(np.clip(np.rint(f), 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY) for f in video]
+        if video.dtype != np.uint8:
+            video = np.clip(np.rint(video), 0, 255).astype(np.uint8)
+        gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in video]
         n_frames, n_points = video.shape[0], queries.shape[0]
         frames = queries[:, 0].astype(np.int64)
         tracks = np.zeros((n_frames, n_points, 2), np.float32)
