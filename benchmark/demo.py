@@ -8,7 +8,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from benchmark.suite import write_json_atomic
+from assets_catalog.files import write_json_atomic
 
 BASELINE_MODELS = ("oracle", "static", "translate")
 

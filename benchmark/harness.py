@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from assets_catalog.files import write_json_atomic
 from benchmark.cache import ArrayCache, array_sha256, content_key
 from benchmark.models import GenerationError, Model, resolve_model
 from benchmark.pose_tracking import PoseTrackingConfig
-from benchmark.suite import Sample, Suite, SuiteError, load_suite, write_json_atomic
+from benchmark.suite import Sample, Suite, SuiteError, load_suite
 from benchmark.trajectory_json import TrajectoryFormatError
 from benchmark.video_check import InvalidVideoError, validate_video
 

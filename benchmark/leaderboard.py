@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.harness import HIGHER_IS_BETTER, SAMPLES_FILE, SUMMARY_FILE
-from benchmark.suite import write_json_atomic
+from assets_catalog.files import write_json_atomic
 
 LEADERBOARD_SCHEMA_VERSION = 1
 # (key, header, format) of the main table, in order

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
+from assets_catalog.files import write_json_atomic
 from benchmark.trajectory_json import TrajectorySet, load_trajectory_json
 
 SUITE_SCHEMA_VERSION = 1
@@ -34,24 +34,6 @@ SUITE_KINDS = ("posetraj-synth", "real", "custom")
 
 class SuiteError(ValueError):
     """A suite directory is missing, incomplete or malformed."""
-
-
-def write_json_atomic(path: Path, data: object) -> None:
-    """Write JSON to ``path`` through a temporary sibling and a rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
-    os.replace(tmp, path)
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
 @dataclass

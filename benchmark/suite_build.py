@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.suite import (SUITE_SCHEMA_VERSION, Suite, SuiteError, finish_suite, hash_files, load_suite,
-                             write_json_atomic)
+from assets_catalog.files import write_json_atomic
+from benchmark.suite import SUITE_SCHEMA_VERSION, Suite, SuiteError, finish_suite, hash_files, load_suite
 from benchmark.trajectory_json import TrajectoryFormatError, load_trajectory_json
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")

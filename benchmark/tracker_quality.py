@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.suite import write_json_atomic
+from assets_catalog.files import write_json_atomic
 from benchmark.tapvid import TAPVID_SIZE, TapVidMetrics, average_metrics, first_visible_queries, rescale_points, tapvid_metrics
 
 REPORT_SCHEMA_VERSION = 1
