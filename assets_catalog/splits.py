@@ -103,3 +103,18 @@ def read_splits(catalog_dir: Path) -> "pd.Series":
         raise FileNotFoundError(f"no splits at {path}; run 'posetraj catalog split' first")
     df, _ = read_parquet_checked(path, SPLITS_KIND, SPLITS_SCHEMA_VERSION)
     return df.set_index("uid")["split"]
+
+
+def split_assets(catalog_dir: Path, split: str) -> list[str]:
+    """Mesh paths of the catalog's usable rows (``status == 'ok'``) in ``split``, sorted; ``ValueError``
+    when the split name is unknown or holds no usable asset."""
+    from assets_catalog.catalog import read_catalog
+
+    if split not in SPLIT_NAMES:
+        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_NAMES)}")
+    table = read_catalog(Path(catalog_dir))
+    splits = read_splits(Path(catalog_dir))
+    rows = table[(table["status"] == "ok") & (table["uid"].map(splits) == split)]
+    if rows.empty:
+        raise ValueError(f"{catalog_dir}: no usable assets in the {split!r} split")
+    return sorted(str(p) for p in rows["path"])

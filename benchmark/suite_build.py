@@ -153,15 +153,12 @@ def benchmark_assets(catalog: str | Path | None) -> list[str]:
         from assets_catalog.builtin import builtin_names, builtin_uri
 
         return [builtin_uri(n) for n in builtin_names()]
-    from assets_catalog.catalog import read_catalog
-    from assets_catalog.splits import read_splits
+    from assets_catalog.splits import split_assets
 
-    table = read_catalog(Path(catalog))
-    splits = read_splits(Path(catalog))
-    rows = table[(table["status"] == "ok") & (table["uid"].map(splits) == "benchmark")]
-    if rows.empty:
-        raise SuiteError(f"{catalog}: no usable assets in the 'benchmark' split")
-    return sorted(str(p) for p in rows["path"])
+    try:
+        return split_assets(Path(catalog), "benchmark")
+    except ValueError as exc:
+        raise SuiteError(str(exc)) from None
 
 
 MAX_RENDER_ATTEMPTS = 5

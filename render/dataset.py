@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from assets_catalog.files import write_json_atomic
 from render.clip_io import is_complete_clip
 from render.errors import RenderError
 from render.spec import ClipSpec, make_clip_spec
@@ -30,41 +29,53 @@ class DatasetReport:
         return sorted(self.rendered + self.skipped)
 
 
-def plan_builtin_dataset(
+def plan_clips(
     assets: Sequence[str],
     trajectories: Sequence[str],
     *,
     seeds: Iterable[int] = (0,),
+    pose_modes: Sequence[str] = ("yaw",),
     preset: str = "draft",
     **spec_options,
 ) -> list[ClipSpec]:
-    """Every combination of built-in asset, trajectory family and seed, as clip specs."""
+    """Every combination of asset reference (``builtin:NAME`` or a mesh path), trajectory family, pose
+    mode and seed, as clip specs (assets outermost, seeds innermost)."""
+    seeds = list(seeds)
     return [
-        make_clip_spec(f"builtin:{asset}", trajectory, preset=preset, seed=seed, **spec_options)
+        make_clip_spec(asset, trajectory, preset=preset, pose_mode=pose_mode, seed=seed, **spec_options)
         for asset in assets
         for trajectory in trajectories
+        for pose_mode in pose_modes
         for seed in seeds
     ]
 
 
-def _write_manifest(root: Path, specs: Sequence[ClipSpec], report: DatasetReport) -> None:
+def plan_builtin_dataset(assets: Sequence[str], trajectories: Sequence[str], **options) -> list[ClipSpec]:
+    """:func:`plan_clips` over built-in models given by name."""
+    return plan_clips([f"builtin:{name}" for name in assets], trajectories, **options)
+
+
+def _write_manifest(path: Path, planned: Sequence[ClipSpec], final: Sequence[ClipSpec], report: DatasetReport,
+                    extra: dict | None = None) -> None:
+    """``dataset.json`` (or a shard's manifest): one entry per planned clip, under its final clip id
+    (a clip whose trajectory was redrawn has a new id; ``planned_clip_id`` keeps the plan's)."""
     manifest = {
         "schema_version": DATASET_SCHEMA_VERSION,
+        **(extra or {}),
         "clips": [
             {
                 "clip_id": spec.clip_id,
+                "planned_clip_id": plan.clip_id,
                 "asset": spec.asset,
                 "trajectory": spec.trajectory.name,
                 "pose_mode": spec.trajectory.pose_mode,
                 "status": "failed" if spec.clip_id in report.failed else "ok",
                 **({"error": report.failed[spec.clip_id]} if spec.clip_id in report.failed else {}),
             }
-            for spec in specs
+            for plan, spec in zip(planned, final)
         ],
     }
-    tmp = root / f".{MANIFEST_NAME}.tmp-{os.getpid()}"
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    tmp.replace(root / MANIFEST_NAME)
+    write_json_atomic(path, manifest)
 
 
 def redraw_trajectory(spec: ClipSpec, attempt: int) -> ClipSpec:
@@ -78,9 +89,11 @@ def redraw_trajectory(spec: ClipSpec, attempt: int) -> ClipSpec:
 
 
 def render_dataset(
-    specs: Sequence[ClipSpec], out_root: Path, *, redraws_out_of_frame: int = 0, progress: bool = True
+    specs: Sequence[ClipSpec], out_root: Path, *, redraws_out_of_frame: int = 0, progress: bool = True,
+    manifest_path: Path | None = None, manifest_extra: dict | None = None,
 ) -> DatasetReport:
-    """Render each spec into ``out_root`` (finished clips are skipped) and write ``dataset.json``.
+    """Render each spec into ``out_root`` (finished clips are skipped) and write ``dataset.json`` (or
+    ``manifest_path``, with ``manifest_extra`` fields: a farm shard's own manifest).
 
     With ``redraws_out_of_frame > 0``, a clip whose object would leave the frame is retried with the
     trajectory's parameters drawn again (see :func:`redraw_trajectory`) up to that many times; the framing
@@ -114,5 +127,5 @@ def render_dataset(
             report.rendered.append(spec.clip_id)
             break
         final_specs.append(spec)
-    _write_manifest(out_root, final_specs, report)
+    _write_manifest(manifest_path or out_root / MANIFEST_NAME, specs, final_specs, report, manifest_extra)
     return report

@@ -1,0 +1,199 @@
+"""``posetraj dataset``: plan a dataset, render it on one machine or a farm, and report its progress.
+
+    posetraj dataset plan --builtins --trajectories half_circle s_curve --seeds 0-4 --out plan.json
+    posetraj dataset render --plan plan.json --out data/ --workers 2            # this machine
+    posetraj dataset slurm --plan plan.json --out data/ --shards 100 > render.sbatch
+    posetraj dataset k8s --plan /data/plan.json --out /data/out --shards 100 --image IMG --volume-claim PVC
+    posetraj dataset status --plan plan.json --out data/
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from render.camera import CAMERA_MODES
+from render.errors import RenderError
+from render.spec import PRESETS
+
+DEFAULT_TRAJECTORIES = ("half_circle", "s_curve")  # the PoseTraj-10k families
+
+
+def _seeds(text: str) -> list[int]:
+    """'0-4' -> [0, 1, 2, 3, 4]; '1,5,9' -> [1, 5, 9]."""
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            first, _, last = part.strip().partition("-")
+            seeds.extend(range(int(first), int(last or first) + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds must look like '0-4' or '1,5,9', got {text!r}") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError(f"no seeds in {text!r}")
+    return seeds
+
+
+def build_parser(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True)
+
+    plan = sub.add_parser("plan", help="write plan.json: every clip of the dataset")
+    source = plan.add_mutually_exclusive_group(required=True)
+    source.add_argument("--assets", nargs="+", metavar="REF", help="builtin:NAME or mesh files")
+    source.add_argument("--builtins", action="store_true", help="every built-in model")
+    source.add_argument("--catalog", type=Path, help="catalog folder (posetraj catalog build + split)")
+    plan.add_argument("--split", default="train", help="catalog split to render (default: train)")
+    plan.add_argument("--limit", type=int, help="at most this many assets (the first in path order)")
+    plan.add_argument("--trajectories", nargs="+", default=list(DEFAULT_TRAJECTORIES), metavar="NAME")
+    plan.add_argument("--pose-modes", nargs="+", default=["yaw"], metavar="MODE")
+    plan.add_argument("--seeds", type=_seeds, default=[0], help="e.g. 0-4 or 1,5,9 (default: 0)")
+    plan.add_argument("--preset", default="draft", choices=tuple(PRESETS))
+    plan.add_argument("--frames", type=int)
+    plan.add_argument("--fps", type=float)
+    plan.add_argument("--width", type=int)
+    plan.add_argument("--height", type=int)
+    plan.add_argument("--samples", type=int)
+    plan.add_argument("--camera", default="default", choices=CAMERA_MODES)
+    plan.add_argument("--redraws", type=int, default=5,
+                      help="retry a clip whose object leaves the frame with a new trajectory, up to N times")
+    plan.add_argument("--out", type=Path, required=True, help="plan file to write")
+
+    render = sub.add_parser("render", help="render the plan's clips (one shard, or all with local workers)")
+    render.add_argument("--plan", type=Path, required=True)
+    render.add_argument("--out", type=Path, required=True, help="dataset folder shared by all workers")
+    render.add_argument("--shard-index", type=int, help="this worker's shard (default: from SLURM / Kubernetes)")
+    render.add_argument("--num-shards", type=int, help="number of shards")
+    render.add_argument("--workers", type=int, help="run this many shard workers on this machine")
+    render.add_argument("--threads", type=int, default=0, help="render threads per worker (0: all cores)")
+    render.add_argument("--no-progress", action="store_true")
+
+    status = sub.add_parser("status", help="merge the shard manifests into dataset.json and count clips")
+    status.add_argument("--plan", type=Path, required=True)
+    status.add_argument("--out", type=Path, required=True)
+
+    for name, what in (("slurm", "print an sbatch script: one array task per shard"),
+                       ("k8s", "print a Kubernetes Indexed Job (YAML): one completion per shard")):
+        launch = sub.add_parser(name, help=what)
+        launch.add_argument("--plan", required=True, help="plan file as the workers see it")
+        launch.add_argument("--out", required=True, help="dataset folder as the workers see it")
+        launch.add_argument("--shards", type=int, required=True)
+        launch.add_argument("--cpus", type=int, default=4, help="CPU cores per worker")
+        launch.add_argument("--memory", default="8G", help="memory per worker")
+        launch.add_argument("--max-parallel", type=int, default=0, help="workers running at once (0: all)")
+        launch.add_argument("--command", default="posetraj", help="how a worker runs posetraj")
+        if name == "slurm":
+            launch.add_argument("--time", default="24:00:00", help="time limit per task")
+            launch.add_argument("--partition")
+        else:
+            launch.add_argument("--image", required=True, help="container image with posetraj installed")
+            launch.add_argument("--volume-claim", required=True, help="PersistentVolumeClaim holding plan and output")
+            launch.add_argument("--mount-path", default="/data")
+            launch.add_argument("--name", default="posetraj-render", help="Job name")
+
+
+def run(args: argparse.Namespace) -> int:
+    from render.farm import FarmError
+
+    try:
+        return {"plan": _plan, "render": _render, "status": _status, "slurm": _launch, "k8s": _launch}[args.action](args)
+    except (FarmError, RenderError, ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from render.dataset import plan_clips
+    from render.farm import DatasetPlan, write_plan
+
+    if args.builtins:
+        from assets_catalog.builtin import builtin_names, builtin_uri
+
+        assets = [builtin_uri(name) for name in builtin_names()]
+    elif args.catalog:
+        from assets_catalog.splits import split_assets
+
+        assets = split_assets(args.catalog, args.split)
+    else:
+        assets = list(args.assets)
+    assets = assets[: args.limit] if args.limit else assets
+    options = {k: v for k, v in {"num_frames": args.frames, "fps": args.fps, "width": args.width,
+                                 "height": args.height, "samples": args.samples}.items() if v is not None}
+    specs = plan_clips(assets, args.trajectories, seeds=args.seeds, pose_modes=args.pose_modes,
+                       preset=args.preset, camera_mode=args.camera, **options)
+    path = write_plan(DatasetPlan(tuple(specs), args.redraws), args.out)
+    print(f"plan: {len(specs)} clips ({len(assets)} assets x {len(args.trajectories)} trajectories x "
+          f"{len(args.pose_modes)} pose modes x {len(args.seeds)} seeds, preset {args.preset}) -> {path}")
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    from render.farm import Shard, collect, load_plan, run_shard, shard_from_environment
+
+    plan = load_plan(args.plan)
+    if args.workers:
+        if args.shard_index is not None or args.num_shards is not None:
+            raise ValueError("--workers runs every shard here: do not combine it with --shard-index/--num-shards")
+        return _run_local_workers(args, plan)
+    if args.shard_index is not None:
+        shard = Shard(args.shard_index, args.num_shards or 1)
+    elif args.num_shards in (None, 1) and not {"SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"} & set(os.environ):
+        shard = Shard(0, 1, "single worker")
+    else:
+        shard = shard_from_environment(args.num_shards)
+    report = run_shard(plan, args.out, shard, threads=args.threads, progress=not args.no_progress)
+    status = collect(plan, args.out)
+    print(f"{shard.name}: rendered {len(report.rendered)}, skipped {len(report.skipped)} (already complete), "
+          f"failed {len(report.failed)}; dataset: {status.ok} ok, {status.failed} failed, {status.pending} "
+          f"pending -> {status.manifest}")
+    return 1 if report.failed else 0
+
+
+def _run_local_workers(args: argparse.Namespace, plan) -> int:
+    """``--workers K``: K shard workers as subprocesses of this machine, then one merged status."""
+    from render.farm import collect
+
+    count = args.workers
+    threads = args.threads or max(1, (os.cpu_count() or 1) // count)
+    logs = Path(args.out) / "shards"
+    logs.mkdir(parents=True, exist_ok=True)
+    workers = []
+    for index in range(count):
+        command = [sys.executable, "-m", "posetraj.cli", "dataset", "render", "--plan", str(args.plan),
+                   "--out", str(args.out), "--shard-index", str(index), "--num-shards", str(count),
+                   "--threads", str(threads), "--no-progress"]
+        log = open(logs / f"worker-{index:05d}-of-{count:05d}.log", "w")
+        workers.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log))
+    print(f"{count} workers ({threads} render threads each) on {len(plan.specs)} clips; logs in {logs}",
+          file=sys.stderr)
+    codes = []
+    for process, log in workers:
+        codes.append(process.wait())
+        log.close()
+    status = collect(plan, args.out)
+    print(f"dataset: {status.ok} ok, {status.failed} failed, {status.pending} pending -> {status.manifest}")
+    return 0 if all(code == 0 for code in codes) and status.complete and not status.failed else 1
+
+
+def _status(args: argparse.Namespace) -> int:
+    from render.farm import collect, load_plan
+
+    status = collect(load_plan(args.plan), args.out)
+    print(f"dataset: {status.ok} ok, {status.failed} failed, {status.pending} pending -> {status.manifest}")
+    return 0
+
+
+def _launch(args: argparse.Namespace) -> int:
+    from render.farm import LaunchConfig, kubernetes_job, slurm_script
+
+    common = dict(num_shards=args.shards, cpus=args.cpus, memory=args.memory, max_parallel=args.max_parallel,
+                  command=args.command)
+    if args.action == "slurm":
+        text = slurm_script(args.plan, args.out, LaunchConfig(**common, time_limit=args.time),
+                            partition=args.partition)
+    else:
+        text = kubernetes_job(args.plan, args.out, LaunchConfig(**common), image=args.image,
+                              volume_claim=args.volume_claim, mount_path=args.mount_path, name=args.name)
+    sys.stdout.write(text)
+    return 0

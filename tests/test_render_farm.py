@@ -1,0 +1,181 @@
+"""Farm execution: plan files, deterministic shards, scheduler indices, launch files, and merging."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from render.clip_io import MARKER_NAME
+from render.dataset import plan_clips
+from render.dataset_cli import build_parser
+from render.farm import (SHARDS_DIR, DatasetPlan, FarmError, LaunchConfig, Shard, collect, kubernetes_job,
+                         load_plan, shard_from_environment, slurm_script, write_plan)
+
+TINY = dict(num_frames=2, width=64, height=48, samples=1)
+
+
+def _plan(assets=("builtin:car", "builtin:chair"), trajectories=("line", "half_circle"), seeds=(0, 1)) -> DatasetPlan:
+    return DatasetPlan(tuple(plan_clips(list(assets), list(trajectories), seeds=seeds, **TINY)), redraws_out_of_frame=3)
+
+
+def _cli_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    build_parser(parser)
+    return parser.parse_args(argv)
+
+
+def test_plan_round_trip_and_digest(tmp_path: Path) -> None:
+    plan = _plan()
+    assert len(plan.specs) == 8
+    loaded = load_plan(write_plan(plan, tmp_path / "sub" / "plan.json"))
+    assert [s.to_dict() for s in loaded.specs] == [s.to_dict() for s in plan.specs]
+    assert loaded.redraws_out_of_frame == 3 and loaded.digest == plan.digest
+    assert _plan(seeds=(0, 2)).digest != plan.digest
+    with pytest.raises(FarmError, match="same clip id"):
+        DatasetPlan(plan.specs + plan.specs[:1])
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "not a JSON plan"),
+    ('{"schema_version": 99, "clips": []}', "schema_version 99"),
+    ('{"schema_version": 1, "clips": []}', "non-empty list"),
+])
+def test_malformed_plan_files_name_the_file(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text(content)
+    with pytest.raises(FarmError, match=message) as info:
+        load_plan(path)
+    assert str(path) in str(info.value)
+    with pytest.raises(FarmError, match="not found"):
+        load_plan(tmp_path / "missing.json")
+
+
+def test_a_bad_clip_in_a_plan_is_named_by_its_index(tmp_path: Path) -> None:
+    data = _plan().to_dict()
+    data["clips"][5]["trajectory"]["name"] = "no_such_family"
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(FarmError, match=r"plan.json: clip 5: .*no_such_family"):
+        load_plan(path)
+
+
+def test_shards_partition_the_plan_evenly() -> None:
+    specs = _plan(seeds=(0, 1, 2)).specs  # 12 clips
+    for count in (1, 5, 12, 20):
+        parts = [Shard(i, count).select(specs) for i in range(count)]
+        ids = [s.clip_id for part in parts for s in part]
+        assert sorted(ids) == sorted(s.clip_id for s in specs) and len(set(ids)) == len(specs)
+        sizes = [len(p) for p in parts]
+        assert max(sizes) - min(sizes) <= 1
+    with pytest.raises(FarmError, match=r"not in \[0, 4\)"):
+        Shard(4, 4)
+
+
+def test_shard_index_from_slurm_and_kubernetes() -> None:
+    slurm = {"SLURM_ARRAY_TASK_ID": "12", "SLURM_ARRAY_TASK_MIN": "10", "SLURM_ARRAY_TASK_COUNT": "5"}
+    assert shard_from_environment(None, slurm) == Shard(2, 5, "SLURM_ARRAY_TASK_ID")
+    assert shard_from_environment(8, slurm).count == 8
+    assert shard_from_environment(4, {"JOB_COMPLETION_INDEX": "3"}) == Shard(3, 4, "JOB_COMPLETION_INDEX")
+    with pytest.raises(FarmError, match="--num-shards"):
+        shard_from_environment(None, {"JOB_COMPLETION_INDEX": "3"})
+    with pytest.raises(FarmError, match="not an integer"):
+        shard_from_environment(4, {"JOB_COMPLETION_INDEX": "three"})
+    with pytest.raises(FarmError, match="no shard given"):
+        shard_from_environment(4, {})
+    with pytest.raises(FarmError, match=r"not in \[0, 4\)"):
+        shard_from_environment(4, {"JOB_COMPLETION_INDEX": "4"})
+
+
+def test_slurm_script_runs_one_valid_worker_command_per_array_task(tmp_path: Path) -> None:
+    script = slurm_script(Path("/shared/plan.json"), Path("/shared/out dir"),
+                          LaunchConfig(num_shards=40, cpus=8, max_parallel=10, command="/opt/venv/bin/posetraj"),
+                          partition="cpu")
+    path = tmp_path / "job.sbatch"
+    path.write_text(script)
+    assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
+    assert "#SBATCH --array=0-39%10" in script and "#SBATCH --cpus-per-task=8" in script
+    assert "#SBATCH --partition=cpu" in script
+    exec_line = next(line for line in script.splitlines() if line.startswith("exec "))
+    argv = shlex.split(exec_line)[1:]
+    assert argv[:3] == ["/opt/venv/bin/posetraj", "dataset", "render"]
+    args = _cli_args(argv[2:])
+    assert (args.plan, args.out, args.num_shards, args.threads) == (Path("/shared/plan.json"), Path("/shared/out dir"), 40, 8)
+    assert args.shard_index is None  # taken from SLURM_ARRAY_TASK_ID
+
+
+def test_kubernetes_indexed_job(tmp_path: Path) -> None:
+    text = kubernetes_job("/data/plan.json", "/data/out", LaunchConfig(num_shards=16, cpus=2, memory="6G", max_parallel=4),
+                          image="registry/posetraj:1", volume_claim="renders")
+    job = yaml.safe_load(text)
+    spec = job["spec"]
+    assert job["kind"] == "Job" and spec["completionMode"] == "Indexed"
+    assert spec["completions"] == 16 and spec["parallelism"] == 4
+    container = spec["template"]["spec"]["containers"][0]
+    assert container["image"] == "registry/posetraj:1"
+    assert container["resources"]["requests"] == {"cpu": "2", "memory": "6Gi"}
+    assert spec["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == "renders"
+    args = _cli_args(container["command"][2:])
+    assert (args.action, args.num_shards, str(args.out)) == ("render", 16, "/data/out")
+
+
+def _fake_shard(out: Path, plan: DatasetPlan, shard: Shard, statuses: dict[str, str], digest: str | None = None) -> None:
+    """A shard manifest as run_shard writes it, and finished clip directories for the 'ok' clips."""
+    clips = []
+    for spec in shard.select(plan.specs):
+        status = statuses.get(spec.clip_id, "ok")
+        if status == "ok":
+            (out / spec.clip_id).mkdir(parents=True, exist_ok=True)
+            (out / spec.clip_id / MARKER_NAME).write_text("{}")
+        clips.append({"clip_id": spec.clip_id, "planned_clip_id": spec.clip_id, "status": status,
+                      **({"error": "asset_not_found: x"} if status == "failed" else {})})
+    (out / SHARDS_DIR).mkdir(parents=True, exist_ok=True)
+    (out / SHARDS_DIR / f"{shard.name}.json").write_text(json.dumps(
+        {"schema_version": 1, "plan_digest": digest or plan.digest, "clips": clips}))
+
+
+def test_collect_merges_shards_and_reports_pending_failed_and_lost_clips(tmp_path: Path) -> None:
+    plan = _plan()
+    failed_id = Shard(1, 3).select(plan.specs)[0].clip_id
+    _fake_shard(tmp_path, plan, Shard(0, 3), {})
+    _fake_shard(tmp_path, plan, Shard(1, 3), {failed_id: "failed"})
+    _fake_shard(tmp_path, _plan(seeds=(5,)), Shard(2, 3), {}, digest="another-plan")
+    status = collect(plan, tmp_path)
+    shard0, shard1, shard2 = (len(Shard(i, 3).select(plan.specs)) for i in range(3))
+    assert (status.ok, status.failed, status.pending) == (shard0 + shard1 - 1, 1, shard2)
+    manifest = json.loads(status.manifest.read_text())
+    assert [c["planned_clip_id"] for c in manifest["clips"]] == [s.clip_id for s in plan.specs]
+    assert next(c for c in manifest["clips"] if c["clip_id"] == failed_id)["error"].startswith("asset_not_found")
+    # a clip reported ok but deleted since is pending again; a later success replaces a failure
+    lost = Shard(0, 3).select(plan.specs)[0].clip_id
+    (tmp_path / lost / MARKER_NAME).unlink()
+    _fake_shard(tmp_path, plan, Shard(0, 1), {})  # a later run with one shard renders everything
+    (tmp_path / lost / MARKER_NAME).unlink()
+    status = collect(plan, tmp_path)
+    assert (status.ok, status.failed, status.pending) == (len(plan.specs) - 1, 0, 1)
+
+
+@pytest.mark.blender
+def test_local_workers_render_the_plan_and_a_rerun_renders_nothing(tmp_path: Path) -> None:
+    pytest.importorskip("bpy", reason="bpy is installed by the 'render' extra, which ./run.sh always installs")
+    plan_path = write_plan(_plan(trajectories=("line",), seeds=(0,)), tmp_path / "plan.json")  # 2 clips
+    out = tmp_path / "data"
+    command = [sys.executable, "-m", "posetraj.cli", "dataset", "render", "--plan", str(plan_path), "--out", str(out)]
+    done = subprocess.run([*command, "--workers", "2"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "dataset: 2 ok, 0 failed, 0 pending" in done.stdout
+    manifest = json.loads((out / "dataset.json").read_text())
+    assert all((out / c["clip_id"] / MARKER_NAME).is_file() for c in manifest["clips"])
+    assert sorted(p.name for p in (out / SHARDS_DIR).glob("shard-*.json")) == [
+        "shard-00000-of-00002.json", "shard-00001-of-00002.json"]
+    again = subprocess.run([*command, "--shard-index", "1", "--num-shards", "2", "--no-progress"],
+                           capture_output=True, text=True)
+    assert again.returncode == 0 and "rendered 0, skipped 1" in again.stdout, again.stderr
+    bad = subprocess.run([*command, "--num-shards", "3"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "no shard given" in bad.stderr
