@@ -5,6 +5,7 @@ Run from the repository root with the project's environment, e.g.::
     .venv/bin/python bench/render_throughput.py --part speed --frames 8
     .venv/bin/python bench/render_throughput.py --part memory --clips 50
     .venv/bin/python bench/render_throughput.py --part quality --quality-size 360 240 --quality-frames 2
+    .venv/bin/python bench/render_throughput.py --part quality --quality-look posetraj10k
 
 Each part prints a table and, with ``--json FILE``, writes the numbers. CPU-seconds are user+system time
 of this process (all render threads), which changes little when other processes share the machine; wall
@@ -29,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from render.clip_io import load_clip  # noqa: E402
 from render.pipeline import render_clip  # noqa: E402
-from render.spec import PRESETS, RenderSettings, make_clip_spec  # noqa: E402
+from render.spec import PRESETS, make_clip_spec  # noqa: E402
 
 
 def _cpu() -> float:
@@ -82,21 +83,34 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
-def quality(size: tuple[int, int], frames: int, reference_samples: int, asset: str, out: Path) -> list[dict]:
-    """PSNR against a high-sample render of the same frames, and CPU cost, of several settings."""
+# Scene-affecting settings of the PoseTraj-10k renderer besides samples and denoising
+# (shared/reference/posetraj_original.md §7.1): no pixel filtering, one diffuse/glossy bounce.
+POSETRAJ10K_LOOK = dict(filter_width=0.01, max_bounces=12, diffuse_bounces=1, glossy_bounces=1,
+                        transparent_bounces=3, transmission_bounces=3)
+
+
+def quality(size: tuple[int, int], frames: int, reference_samples: int, asset: str, out: Path,
+            look: str = "posetraj") -> list[dict]:
+    """PSNR against a high-sample render of the same frames, and CPU cost, of several settings.
+
+    ``look``: ``posetraj`` renders every row with our pixel filter and bounces (only samples and the
+    denoiser differ); ``posetraj10k`` with the original renderer's (filter width 0.01 px, 1 bounce).
+    """
     paper = PRESETS["paper"].settings
-    original = RenderSettings(width=paper.width, height=paper.height, samples=128, denoising_prefilter="ACCURATE",
-                              adaptive_sampling=False)
+    scene = POSETRAJ10K_LOOK if look == "posetraj10k" else {}
+    original = replace(paper, samples=128, denoising_prefilter="ACCURATE", adaptive_sampling=False, **scene)
     candidates = {
         f"reference ({reference_samples} spp, no denoise)": replace(original, samples=reference_samples, denoise=False),
         "original (128 spp, OIDN ACCURATE)": original,
-        "paper preset": paper,
+        "paper preset": replace(paper, **scene),
         "adaptive 0.02 + FAST prefilter": replace(original, adaptive_sampling=True, adaptive_threshold=0.02,
                                                   denoising_prefilter="FAST"),
         "64 spp + FAST prefilter": replace(original, samples=64, denoising_prefilter="FAST"),
+        "48 spp + FAST prefilter": replace(original, samples=48, denoising_prefilter="FAST"),
+        "32 spp + ACCURATE prefilter": replace(original, samples=32),
     }
     base = make_clip_spec(asset, "half_circle", preset="paper", num_frames=frames, seed=0, write_png=True)
-    results, reference = [], None
+    results, reference, original_cpu = [], None, None
     for label, settings in candidates.items():
         settings = replace(settings, width=size[0], height=size[1])
         spec = replace(base, settings=settings, clip_id=f"quality-{len(results)}")
@@ -104,12 +118,15 @@ def quality(size: tuple[int, int], frames: int, reference_samples: int, asset: s
         clip = load_clip(render_clip(spec, out / "quality"))
         cpu = _cpu() - before
         images = clip.frames()
+        per_frame = clip.meta["timing"]["render_cpu_s"] / frames
         if reference is None:
             reference = images
+        elif original_cpu is None:
+            original_cpu = per_frame
         results.append({
-            "settings": label, "size": f"{size[0]}x{size[1]}", "frames": frames,
-            "cpu_s_per_frame": clip.meta["timing"]["render_cpu_s"] / frames, "total_cpu_s": cpu,
-            "psnr_db": _psnr(images, reference) if results else float("inf"),
+            "settings": label, "look": look, "size": f"{size[0]}x{size[1]}", "frames": frames,
+            "cpu_s_per_frame": per_frame, "relative_cpu": per_frame / original_cpu if original_cpu else None,
+            "total_cpu_s": cpu, "psnr_db": _psnr(images, reference) if results else float("inf"),
         })
     return results
 
@@ -130,6 +147,8 @@ def main() -> int:
     parser.add_argument("--quality-size", type=int, nargs=2, default=(360, 240), metavar=("W", "H"))
     parser.add_argument("--quality-frames", type=int, default=2)
     parser.add_argument("--reference-samples", type=int, default=1024)
+    parser.add_argument("--quality-look", choices=("posetraj", "posetraj10k"), default="posetraj",
+                        help="pixel filter and bounces of every quality row: ours, or the original renderer's")
     parser.add_argument("--asset", default="builtin:car")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
@@ -144,7 +163,7 @@ def main() -> int:
             _print_table([results["memory"]])
         if args.part in ("quality", "all"):
             results["quality"] = quality(tuple(args.quality_size), args.quality_frames, args.reference_samples,
-                                         args.asset, out)
+                                         args.asset, out, args.quality_look)
             _print_table(results["quality"])
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

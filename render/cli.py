@@ -24,6 +24,8 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=int, help="image width in pixels (even)")
     parser.add_argument("--height", type=int, help="image height in pixels (even)")
     parser.add_argument("--samples", type=int, help="Cycles samples per pixel")
+    parser.add_argument("--filter-width", type=float,
+                        help="pixel filter width in pixels (default 1.5; 0.01 = no anti-aliasing, as PoseTraj-10k)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the trajectory, camera, scene and tracks")
     parser.add_argument("--camera", default="default", choices=CAMERA_MODES, help="camera mode")
     parser.add_argument("--track-points", type=int, default=256, help="surface points tracked for ground truth")
@@ -65,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         spec = make_clip_spec(
             args.asset, args.trajectory, preset=args.preset, pose_mode=args.pose_mode,
             speed_profile=args.speed_profile, num_frames=args.frames, fps=args.fps, width=args.width,
-            height=args.height, samples=args.samples, seed=args.seed, camera_mode=args.camera,
+            height=args.height, samples=args.samples, filter_width=args.filter_width, seed=args.seed,
+            camera_mode=args.camera,
             num_track_points=args.track_points, write_png=args.png, min_flatness=args.min_flatness,
             scene=SceneOptions(floor_texture=args.floor_texture, hdri=args.hdri),
             clip_id=args.clip_id or "",

@@ -29,6 +29,7 @@ class RenderSettings:
     glossy_bounces: int = 2
     transparent_bounces: int = 4
     transmission_bounces: int = 4
+    filter_width: float = 1.5  # Blackman-Harris pixel filter width in pixels; PoseTraj-10k used 0.01 (no AA)
     threads: int = 0  # 0 = all cores
     device: str = "auto"  # auto | CPU | CUDA | OPTIX | HIP | METAL
 
@@ -106,6 +107,8 @@ class ClipSpec:
             )
         if self.settings.samples < 1:
             raise RenderError("invalid_spec", f"samples must be >= 1, got {self.settings.samples}")
+        if not 0.01 <= self.settings.filter_width <= 10.0:
+            raise RenderError("invalid_spec", f"filter width must be in [0.01, 10] pixels, got {self.settings.filter_width}")
         if self.num_track_points < 1:
             raise RenderError("invalid_spec", f"num_track_points must be >= 1, got {self.num_track_points}")
         if not self.clip_id:
@@ -148,6 +151,7 @@ def make_clip_spec(
     width: int | None = None,
     height: int | None = None,
     samples: int | None = None,
+    filter_width: float | None = None,
     seed: int = 0,
     camera_mode: str = "default",
     trajectory_overrides: dict | None = None,
@@ -158,7 +162,8 @@ def make_clip_spec(
         raise RenderError("invalid_spec", f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     base = PRESETS[preset]
     settings = base.settings
-    overrides = {k: v for k, v in {"width": width, "height": height, "samples": samples}.items() if v is not None}
+    overrides = {k: v for k, v in {"width": width, "height": height, "samples": samples,
+                                   "filter_width": filter_width}.items() if v is not None}
     if overrides:
         settings = replace(settings, **overrides)
     try:

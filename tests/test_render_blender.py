@@ -151,6 +151,22 @@ def test_meta_records_provenance_and_settings(clips):
     assert "Saved:" in log  # Blender's console output went to the clip's log
 
 
+def test_cycles_settings_reach_the_scene():
+    import bpy
+
+    from render.blender.engine import configure_cycles
+    from render.spec import RenderSettings
+
+    settings = RenderSettings(width=64, height=48, samples=7, filter_width=0.01, diffuse_bounces=1,
+                              denoising_prefilter="ACCURATE", device="CPU")
+    assert configure_cycles(settings, num_frames=3, fps=5.0) == "CPU"
+    cycles = bpy.context.scene.cycles
+    assert cycles.filter_width == pytest.approx(0.01) and cycles.pixel_filter_type == "BLACKMAN_HARRIS"
+    assert (cycles.samples, cycles.diffuse_bounces, cycles.denoising_prefilter) == (7, 1, "ACCURATE")
+    with pytest.raises(RenderError, match="filter width"):
+        make_clip_spec("builtin:car", "line", filter_width=0.0)
+
+
 def test_same_spec_and_seed_give_identical_ground_truth(clips, tmp_path):
     spec = make_clip_spec("builtin:car", "figure_eight", seed=3, **TINY)
     again = load_clip(render_clip(spec, tmp_path)).annotations

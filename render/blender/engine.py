@@ -74,6 +74,8 @@ def configure_cycles(settings: RenderSettings, num_frames: int, fps: float) -> s
     cycles.transparent_max_bounces = settings.transparent_bounces
     cycles.transmission_bounces = settings.transmission_bounces
     cycles.caustics_reflective = cycles.caustics_refractive = False
+    cycles.pixel_filter_type = "BLACKMAN_HARRIS"
+    cycles.filter_width = settings.filter_width
     cycles.seed = 0
     scene.view_settings.view_transform = "Standard"
     scene.view_settings.look = "None"
