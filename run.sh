@@ -32,8 +32,8 @@ setup() {
     echo "[setup] installing torch==2.13.0 (CPU build where one is available)" >&2
     $pip install -q ${POSETRAJ_TORCH_INDEX:+--index-url "$POSETRAJ_TORCH_INDEX"} torch==2.13.0
   fi
-  echo "[setup] installing posetraj with its render, train, catalog and dev extras (bpy is ~400 MB)" >&2
-  $pip install -q -e ".[render,train,catalog,dev]"
+  echo "[setup] installing posetraj with its render, train, catalog, farm and dev extras (bpy is ~400 MB)" >&2
+  $pip install -q -e ".[render,train,catalog,farm,dev]"
   echo "$want" > "$stamp"
 }
 

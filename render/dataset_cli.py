@@ -4,6 +4,7 @@
     posetraj dataset render --plan plan.json --out data/ --workers 2            # this machine
     posetraj dataset slurm --plan plan.json --out data/ --shards 100 > render.sbatch
     posetraj dataset k8s --plan /data/plan.json --out /data/out --shards 100 --image IMG --volume-claim PVC
+    posetraj dataset ray --plan /shared/plan.json --out /shared/data --shards 100 --address auto
     posetraj dataset status --plan plan.json --out data/
 """
 
@@ -69,6 +70,14 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     render.add_argument("--threads", type=int, default=0, help="render threads per worker (0: all cores)")
     render.add_argument("--no-progress", action="store_true")
 
+    ray = sub.add_parser("ray", help="render the plan on a Ray cluster: one task per shard")
+    ray.add_argument("--plan", type=Path, required=True, help="plan file on a file system every node sees")
+    ray.add_argument("--out", type=Path, required=True, help="dataset folder on a file system every node sees")
+    ray.add_argument("--shards", type=int, required=True)
+    ray.add_argument("--cpus", type=int, default=1, help="CPUs per task (also its render threads)")
+    ray.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local Ray)")
+    ray.add_argument("--no-progress", action="store_true")
+
     status = sub.add_parser("status", help="merge the shard manifests into dataset.json and count clips")
     status.add_argument("--plan", type=Path, required=True)
     status.add_argument("--out", type=Path, required=True)
@@ -97,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
     from render.farm import FarmError
 
     try:
-        return {"plan": _plan, "render": _render, "status": _status, "slurm": _launch, "k8s": _launch}[args.action](args)
+        actions = {"plan": _plan, "render": _render, "ray": _ray, "status": _status, "slurm": _launch, "k8s": _launch}
+        return actions[args.action](args)
     except (FarmError, RenderError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -174,6 +184,15 @@ def _run_local_workers(args: argparse.Namespace, plan) -> int:
     status = collect(plan, args.out)
     print(f"dataset: {status.ok} ok, {status.failed} failed, {status.pending} pending -> {status.manifest}")
     return 0 if all(code == 0 for code in codes) and status.complete and not status.failed else 1
+
+
+def _ray(args: argparse.Namespace) -> int:
+    from render.ray_runner import RayConfig, render_with_ray
+
+    config = RayConfig(num_shards=args.shards, cpus_per_shard=args.cpus, address=args.address)
+    status = render_with_ray(args.plan, args.out, config, progress=not args.no_progress)
+    print(f"dataset: {status.ok} ok, {status.failed} failed, {status.pending} pending -> {status.manifest}")
+    return 0 if status.complete and not status.failed else 1
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -179,3 +179,21 @@ def test_local_workers_render_the_plan_and_a_rerun_renders_nothing(tmp_path: Pat
     assert again.returncode == 0 and "rendered 0, skipped 1" in again.stdout, again.stderr
     bad = subprocess.run([*command, "--num-shards", "3"], capture_output=True, text=True)
     assert bad.returncode == 2 and "no shard given" in bad.stderr
+
+
+@pytest.mark.blender
+def test_ray_runs_one_task_per_shard(tmp_path: Path) -> None:
+    pytest.importorskip("bpy", reason="bpy is installed by the 'render' extra, which ./run.sh always installs")
+    pytest.importorskip("ray", reason="Ray is installed by the 'farm' extra, which ./run.sh always installs")
+    from render.ray_runner import RayConfig, render_with_ray
+
+    plan = _plan(trajectories=("line",), seeds=(0,))  # 2 clips
+    plan_path = write_plan(plan, tmp_path / "plan.json")
+    status = render_with_ray(plan_path, tmp_path / "data", RayConfig(num_shards=2), progress=False,
+                             init_options={"num_cpus": 2})
+    assert (status.ok, status.failed, status.pending) == (2, 0, 0)
+    assert sorted(p.name for p in (tmp_path / "data" / SHARDS_DIR).glob("shard-*.json")) == [
+        "shard-00000-of-00002.json", "shard-00001-of-00002.json"]
+    assert all((tmp_path / "data" / s.clip_id / MARKER_NAME).is_file() for s in plan.specs)
+    with pytest.raises(FarmError, match="not found"):
+        render_with_ray(tmp_path / "missing.json", tmp_path / "data", RayConfig(num_shards=1), progress=False)
