@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assets_catalog.files import mesh_format, sha256_file
+from assets_catalog.files import asset_sha256, asset_stat, mesh_format
 from assets_catalog.licenses import is_commercial_safe
 from assets_catalog.parquet_io import read_parquet_checked, write_parquet_atomic
 from assets_catalog.records import AssetRecord
@@ -233,16 +233,15 @@ def _hash_row(record: AssetRecord, known: dict[str, tuple[int, int, str]], repor
         **{c: None for c in RESULT_COLUMNS},
     }
     try:
-        stat = os.stat(path)
-        row["file_size"], row["mtime_ns"] = stat.st_size, stat.st_mtime_ns
+        row["file_size"], row["mtime_ns"] = size, mtime_ns = asset_stat(Path(path))  # .gltf: with its files
         previous = known.get(path)
-        if previous is not None and previous[:2] == (stat.st_size, stat.st_mtime_ns):
+        if previous is not None and previous[:2] == (size, mtime_ns):
             row["sha256"] = previous[2]
             report.hash_reused += 1
         else:
-            row["sha256"] = sha256_file(Path(path))
+            row["sha256"] = asset_sha256(Path(path))
             report.hashed += 1
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         row.update(status="failed", failure_reason=UNREADABLE, failure_detail=f"{type(exc).__name__}: {exc}")
     if row["uid"] is None:
         row["uid"] = row["sha256"][:16] if row["sha256"] else "unreadable-" + hashlib.sha256(path.encode()).hexdigest()[:16]

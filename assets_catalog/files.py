@@ -1,4 +1,4 @@
-"""Mesh file formats the suite accepts, content hashing, and atomic JSON writes."""
+"""Mesh file formats the suite accepts, content hashing of assets and files, and atomic JSON writes."""
 
 from __future__ import annotations
 
@@ -33,6 +33,55 @@ def sha256_file(path: Path) -> str:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+class AssetFileError(ValueError):
+    """A mesh asset's files are unreadable or incomplete (e.g. a ``.gltf`` whose buffer is missing)."""
+
+
+def asset_files(path: Path) -> list[Path]:
+    """The files that make up a mesh asset: the file itself and, for a ``.gltf``, the external buffers
+    and images its JSON references (``data:`` URIs are inline). :class:`AssetFileError` for a ``.gltf``
+    that is not JSON or references a file that does not exist."""
+    path = Path(path)
+    if mesh_format(path) != "gltf":
+        return [path]
+    from urllib.parse import unquote
+
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AssetFileError(f"{path}: not a JSON glTF file ({exc})") from None
+    files = [path]
+    for kind in ("buffers", "images"):
+        for entry in document.get(kind, []) if isinstance(document, dict) else []:
+            uri = entry.get("uri") if isinstance(entry, dict) else None
+            if not uri or uri.startswith("data:"):
+                continue
+            dependency = path.parent / unquote(uri)
+            if not dependency.is_file():
+                raise AssetFileError(f"{path}: references {uri!r}, which does not exist")
+            files.append(dependency)
+    return files
+
+
+def asset_sha256(path: Path) -> str:
+    """Content hash of a mesh asset: the file's sha256, or for a ``.gltf`` with external files a sha256
+    over each file's name and sha256 in reference order, so changing a ``.bin`` changes the hash."""
+    files = asset_files(path)
+    if len(files) == 1:
+        return sha256_file(files[0])
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(f"{file.name}\0{sha256_file(file)}\n".encode())
+    return digest.hexdigest()
+
+
+def asset_stat(path: Path) -> tuple[int, int]:
+    """(total size, newest mtime_ns) over :func:`asset_files`: what the catalog compares to decide
+    whether an asset must be hashed again."""
+    stats = [os.stat(file) for file in asset_files(path)]
+    return sum(s.st_size for s in stats), max(s.st_mtime_ns for s in stats)
 
 
 def write_json_atomic(path: Path, data: object) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from assets_catalog.asset_info import info_for_file
 from assets_catalog.builtin import BUILTIN_SCHEME, export_builtin, get_builtin
-from assets_catalog.files import check_supported, sha256_file
+from assets_catalog.files import asset_sha256, check_supported, sha256_file
 from assets_catalog.licenses import UNKNOWN
 
 BUILTIN_UID_PREFIX = "builtin-"
@@ -59,7 +59,7 @@ def resolve_asset(ref: str, cache_dir: Path, catalog: "object | None" = None) ->
         raise FileNotFoundError(f"asset file not found: {path}")
     check_supported(path)
     path = path.resolve()
-    digest = sha256_file(path)
+    digest = asset_sha256(path)
     row = _catalog_row(catalog, digest)
     if row is not None:
         return ResolvedAsset(

@@ -87,6 +87,7 @@ def render_clip(spec: ClipSpec, out_root: Path, *, overwrite: bool = False, keep
         from render.blender.console import console_to_log, quiet_python_loggers
     except ImportError as exc:
         raise RenderError("blender_missing", f"cannot import bpy ({exc}); install posetraj[render]") from None
+    from assets_catalog.files import AssetFileError
     from assets_catalog.resolve import resolve_asset
 
     started, cpu_started = time.perf_counter(), _cpu_seconds()
@@ -99,6 +100,8 @@ def render_clip(spec: ClipSpec, out_root: Path, *, overwrite: bool = False, keep
             asset = resolve_asset(spec.asset, out_root / ".assets")
         except FileNotFoundError as exc:
             raise RenderError("asset_not_found", str(exc)) from None
+        except AssetFileError as exc:
+            raise RenderError("asset_corrupt", str(exc)) from None
         except ValueError as exc:
             raise RenderError("asset_unsupported", str(exc)) from None
         trajectory = build_trajectory(spec.trajectory)

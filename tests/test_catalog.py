@@ -235,6 +235,40 @@ def test_local_folders_asset_info_and_bad_files(tmp_path):
     assert rows["misc/empty.stl"]["status"] == "failed"
 
 
+def _write_gltf(folder: Path, mesh: trimesh.Trimesh) -> Path:
+    """A .gltf with its buffers in external .bin files, as trimesh exports it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in mesh.export(file_type="gltf").items():
+        (folder / name).write_bytes(data)
+    return folder / "model.gltf"
+
+
+def test_gltf_buffers_are_part_of_the_asset(tmp_path):
+    pack = tmp_path / "assets"
+    gltf = _write_gltf(pack / "box", trimesh.creation.box(extents=(1.0, 1.0, 1.0)))
+    df, first = _build(tmp_path, None, local_dirs=(pack,), include_builtin=False)
+    row = df.iloc[0]
+    assert row["status"] == "ok" and first.hashed == 1
+    assert row["file_size"] == sum(f.stat().st_size for f in gltf.parent.iterdir())
+    # changing only a buffer (same size, as an edit in place would) changes the hash and the statistics
+    stretched = _write_gltf(tmp_path / "other", trimesh.creation.box(extents=(1.0, 3.0, 1.0)))
+    buffers = json.loads(gltf.read_text())["buffers"]
+    changed = [b["uri"] for b in buffers if (gltf.parent / b["uri"]).read_bytes() != (stretched.parent / b["uri"]).read_bytes()]
+    assert changed
+    later = gltf.stat().st_mtime_ns + 10**10  # the edit is 10 s newer than everything else
+    for uri in changed:
+        (gltf.parent / uri).write_bytes((stretched.parent / uri).read_bytes())
+        os.utime(gltf.parent / uri, ns=(later, later))
+    df2, second = _build(tmp_path, None, local_dirs=(pack,), include_builtin=False)
+    assert second.hashed == 1 and second.stats_computed == 1
+    assert df2.iloc[0]["sha256"] != row["sha256"] and df2.iloc[0]["ext_z"] == pytest.approx(1.0)
+    assert resolve_asset(str(gltf), tmp_path / "cache").sha256 == df2.iloc[0]["sha256"]
+    # a missing buffer makes the asset unreadable, with the file named
+    (gltf.parent / buffers[0]["uri"]).unlink()
+    df3, _ = _build(tmp_path, None, local_dirs=(pack,), include_builtin=False)
+    assert df3.iloc[0]["status"] == "failed" and buffers[0]["uri"] in df3.iloc[0]["failure_detail"]
+
+
 def test_filters(tmp_path, fake_objaverse):
     root, _ = fake_objaverse
     df, _ = _build(tmp_path, root, include_builtin=False)

@@ -217,6 +217,14 @@ def test_bad_assets_fail_with_reason_codes(tmp_path):
     error = _expect_failure(tmp_path / "e", str(flat), "flat_object")
     assert "height/width" in str(error)
 
+    gltf_dir = tmp_path / "gltf"
+    gltf_dir.mkdir()
+    for name, data in trimesh.creation.box().export(file_type="gltf").items():
+        if not name.endswith("_1.bin"):  # one of its two buffers is missing
+            (gltf_dir / name).write_bytes(data)
+    error = _expect_failure(tmp_path / "g", str(gltf_dir / "model.gltf"), "asset_corrupt")
+    assert "gltf_buffer_1.bin" in str(error)
+
     points_only = tmp_path / "points.glb"
     trimesh.Scene([trimesh.PointCloud(np.random.default_rng(0).random((50, 3)))]).export(points_only)
     _expect_failure(tmp_path / "f", str(points_only), "no_mesh")
