@@ -127,6 +127,7 @@ def _plan(args: argparse.Namespace) -> int:
         assets = split_assets(args.catalog, args.split)
     else:
         assets = list(args.assets)
+        _check_assets(assets)
     assets = assets[: args.limit] if args.limit else assets
     options = {k: v for k, v in {"num_frames": args.frames, "fps": args.fps, "width": args.width,
                                  "height": args.height, "samples": args.samples}.items() if v is not None}
@@ -136,6 +137,17 @@ def _plan(args: argparse.Namespace) -> int:
     print(f"plan: {len(specs)} clips ({len(assets)} assets x {len(args.trajectories)} trajectories x "
           f"{len(args.pose_modes)} pose modes x {len(args.seeds)} seeds, preset {args.preset}) -> {path}")
     return 0
+
+
+def _check_assets(refs: list[str]) -> None:
+    """Unknown built-ins are an error; a missing file only a warning (workers may see other paths)."""
+    from assets_catalog.builtin import BUILTIN_SCHEME, get_builtin
+
+    for ref in refs:
+        if ref.startswith(BUILTIN_SCHEME):
+            get_builtin(ref[len(BUILTIN_SCHEME):])
+        elif not Path(ref).expanduser().is_file():
+            print(f"warning: {ref} does not exist on this machine (the workers must see it)", file=sys.stderr)
 
 
 def _render(args: argparse.Namespace) -> int:

@@ -197,3 +197,22 @@ def test_ray_runs_one_task_per_shard(tmp_path: Path) -> None:
     assert all((tmp_path / "data" / s.clip_id / MARKER_NAME).is_file() for s in plan.specs)
     with pytest.raises(FarmError, match="not found"):
         render_with_ray(tmp_path / "missing.json", tmp_path / "data", RayConfig(num_shards=1), progress=False)
+
+
+def test_plan_command_writes_a_plan_and_rejects_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from render.dataset_cli import run
+
+    out = tmp_path / "plan.json"
+    args = _cli_args(["plan", "--assets", "builtin:car", "builtin:boat", "--trajectories", "line", "u_turn",
+                      "--pose-modes", "yaw", "spin", "--seeds", "0-2", "--frames", "4", "--out", str(out)])
+    assert run(args) == 0
+    plan = load_plan(out)
+    assert len(plan.specs) == 2 * 2 * 2 * 3 and plan.specs[0].trajectory.num_frames == 4
+    assert {s.trajectory.pose_mode for s in plan.specs} == {"yaw", "spin"}
+    assert run(_cli_args(["plan", "--assets", "builtin:nope", "--out", str(tmp_path / "x.json")])) == 2
+    assert "unknown built-in asset 'nope'" in capsys.readouterr().err
+    assert run(_cli_args(["plan", "--builtins", "--trajectories", "zigzag", "--out", str(tmp_path / "x.json")])) == 2
+    assert "unknown trajectory 'zigzag'" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()
+    with pytest.raises(SystemExit):
+        _cli_args(["plan", "--builtins", "--seeds", "3-x", "--out", str(out)])
