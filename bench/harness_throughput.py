@@ -16,7 +16,7 @@ generated video (one tracking pass per sample instead of two); ``--model transla
 that differs from the ground truth (two passes).
 
     .venv/bin/python bench/harness_throughput.py [--samples 50] [--width 192 --height 128 --frames 24]
-                                                 [--model oracle] [--json]
+                                                 [--model oracle] [--objmc-grid N] [--json]
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ def main() -> int:
     parser.add_argument("--height", type=int, default=128)
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--model", default="oracle", choices=("oracle", "static", "translate"))
+    parser.add_argument("--objmc-grid", type=int, default=0, metavar="N",
+                        help="track the published protocol's N x N grid (bench run --objmc-grid); 0: direct queries")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -62,7 +64,8 @@ def main() -> int:
             tracker = create_tracker("lk")
             tick = time.perf_counter()
             summary = run_benchmark(RunConfig(suite=suite.path, model=args.model, out=root / "results" / label,
-                                              cache_dir=root / "cache", progress=False), tracker=tracker)
+                                              cache_dir=root / "cache", progress=False, objmc_grid=args.objmc_grid),
+                                    tracker=tracker)
             wall = time.perf_counter() - tick
             timing = summary["timing"]
             track = timing["track_s"]
@@ -70,7 +73,7 @@ def main() -> int:
             runs[label] = {"wall_s": wall, "track_s": track, "outside_tracking_share": (wall - track) / wall,
                            "samples_per_minute": 60.0 * args.samples / wall, "failed": summary["num_failed"],
                            "breakdown_s": parts | {"rest_s": wall - track - sum(parts.values())}}
-    result = {"samples": args.samples, "model": args.model, "size": f"{args.width}x{args.height}",
+    result = {"samples": args.samples, "model": args.model, "objmc_grid": args.objmc_grid, "size": f"{args.width}x{args.height}",
               "frames": args.frames, "suite_build_s": build_s, "cpu_count": os.cpu_count(), "runs": runs}
     if args.json:
         print(json.dumps(result, indent=2))
