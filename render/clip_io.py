@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,10 +110,7 @@ def write_clip(
     final = out_root / clip_id
     if final.exists() and is_complete_clip(final) and not overwrite:
         raise FileExistsError(f"{final}: a complete clip already exists (pass overwrite=True to replace it)")
-    tmp = out_root / f".{clip_id}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{clip_id}.tmp-", dir=out_root))  # unique across hosts too
     try:
         meta = dict(meta)
         meta["schema_version"] = CLIP_SCHEMA_VERSION
@@ -135,13 +132,21 @@ def write_clip(
         files = sorted(p for p in tmp.rglob("*") if p.is_file())
         marker = {"schema_version": CLIP_SCHEMA_VERSION, "files": {str(p.relative_to(tmp)): sha256_file(p) for p in files}}
         (tmp / MARKER_NAME).write_text(json.dumps(marker, indent=2) + "\n")
-        if final.exists():
-            stale = out_root / f".{clip_id}.old-{os.getpid()}"
-            final.rename(stale)
-            tmp.rename(final)
-            shutil.rmtree(stale)
-        else:
-            tmp.rename(final)
+        if not overwrite:
+            try:
+                tmp.rename(final)
+                return final
+            except OSError:
+                if is_complete_clip(final):  # another worker finished the same clip meanwhile: keep its copy
+                    shutil.rmtree(tmp)
+                    return final
+                if not final.exists():
+                    raise
+        # replace what is there: a clip to overwrite, or an incomplete directory in the way
+        stale = Path(tempfile.mkdtemp(prefix=f".{clip_id}.old-", dir=out_root))
+        final.rename(stale)  # onto the empty directory
+        tmp.rename(final)
+        shutil.rmtree(stale)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -84,6 +84,24 @@ def test_existing_clip_is_kept(tmp_path):
     assert is_complete_clip(clip_dir)
 
 
+def test_a_clip_finished_by_another_worker_meanwhile_is_kept(tmp_path, monkeypatch):
+    """Two farm workers rendering the same clip: the one that publishes second keeps the first's copy."""
+    import render.clip_io as clip_io
+
+    real_write_video = clip_io.write_video
+    other_meta = {"fps": 5.0, "num_frames": T, "width": W, "height": H, "writer": "other worker"}
+
+    def write_video_while_another_worker_finishes(path, frames, fps):
+        monkeypatch.setattr(clip_io, "write_video", real_write_video)
+        write_clip(tmp_path, "clip", frames=_frames(), annotations=_annotations(), meta=other_meta)
+        real_write_video(path, frames, fps)
+
+    monkeypatch.setattr(clip_io, "write_video", write_video_while_another_worker_finishes)
+    clip_dir = _write(tmp_path, clip_id="clip")
+    assert is_complete_clip(clip_dir) and load_clip(clip_dir).meta["writer"] == "other worker"
+    assert [p.name for p in tmp_path.iterdir()] == ["clip"]  # our temporary copy is gone
+
+
 def test_failed_write_leaves_nothing_that_looks_complete(tmp_path):
     bad_frames = np.zeros((T, H, W + 1, 3), np.uint8)  # odd width: H.264 refuses it
     with pytest.raises(ValueError, match="even"):
