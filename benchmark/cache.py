@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -50,11 +51,16 @@ class ArrayCache:
     def put(self, kind: str, key: str, **arrays: np.ndarray) -> Path:
         path = self._path(kind, key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npz")
-        # stored uncompressed: compressing video frames costs more time than the tracking it saves
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
-            for name, array in arrays.items():
-                with archive.open(f"{name}.npy", "w", force_zip64=True) as handle:
-                    np.lib.format.write_array(handle, np.asanyarray(array), allow_pickle=False)
-        os.replace(tmp, path)
+        # a unique temporary name: several harness processes (on several hosts) may share one cache
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.npz", dir=path.parent)
+        try:
+            # stored uncompressed: compressing video frames costs more time than the tracking it saves
+            with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_STORED) as archive:
+                for name, array in arrays.items():
+                    with archive.open(f"{name}.npy", "w", force_zip64=True) as handle:
+                        np.lib.format.write_array(handle, np.asanyarray(array), allow_pickle=False)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         return path

@@ -132,25 +132,29 @@ def write_clip(
         files = sorted(p for p in tmp.rglob("*") if p.is_file())
         marker = {"schema_version": CLIP_SCHEMA_VERSION, "files": {str(p.relative_to(tmp)): sha256_file(p) for p in files}}
         (tmp / MARKER_NAME).write_text(json.dumps(marker, indent=2) + "\n")
-        if not overwrite:
-            try:
-                tmp.rename(final)
-                return final
-            except OSError:
-                if is_complete_clip(final):  # another worker finished the same clip meanwhile: keep its copy
-                    shutil.rmtree(tmp)
-                    return final
-                if not final.exists():
-                    raise
-        # replace what is there: a clip to overwrite, or an incomplete directory in the way
-        stale = Path(tempfile.mkdtemp(prefix=f".{clip_id}.old-", dir=out_root))
-        final.rename(stale)  # onto the empty directory
-        tmp.rename(final)
-        shutil.rmtree(stale)
+        _publish(tmp, final, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def _publish(tmp: Path, final: Path, overwrite: bool) -> None:
+    """Rename the finished ``tmp`` to ``final``. Without ``overwrite``, a complete clip that another
+    worker published meanwhile is kept and ``tmp`` dropped; anything else in the way is replaced."""
+    try:
+        tmp.rename(final)  # works when nothing (or an empty directory) is there
+        return
+    except OSError:
+        if not final.exists():
+            raise
+    if is_complete_clip(final) and not overwrite:
+        shutil.rmtree(tmp)
+        return
+    stale = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+    final.rename(stale)  # onto the empty directory
+    tmp.rename(final)
+    shutil.rmtree(stale)
 
 
 @dataclass
