@@ -25,7 +25,7 @@ class Subcommand:
 
 SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("render", "render.cli", "render one clip of an object on a trajectory, with ground truth"),
-    Subcommand("dataset", "render.dataset_cli", "plan a dataset and render it here or on a farm (SLURM, Kubernetes)"),
+    Subcommand("dataset", "render.dataset_cli", "plan a dataset and render it here or on a farm (SLURM, Kubernetes, Ray)"),
     Subcommand("catalog", "assets_catalog.cli", "build, filter, split and fetch the asset catalog (Objaverse, local, built-in)"),
     Subcommand("bench", "benchmark.cli", "build benchmark suites, score models, write the leaderboard"),
     Subcommand("demo", "posetraj.demo", "the main job: render built-in clips, score baselines, write the leaderboard"),
