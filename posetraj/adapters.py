@@ -13,6 +13,7 @@ first ``generate`` call when ``configure`` was not called):
 | ``POSETRAJ_STEPS`` | denoising steps | 25 |
 | ``POSETRAJ_SIZE`` | generation size WxH | 576x320 |
 | ``POSETRAJ_SEED`` | sampling seed | 0 |
+| ``POSETRAJ_FPS_ID`` | fps id given to the model, e.g. the one it was trained with (6 for PoseTraj) | the suite's fps |
 
 ``image`` is (H, W, 3) uint8 (or a PIL image); ``trajectories`` are pixel positions in that image:
 a ``Trajectories``, an array (T, 2) or (T, N, 2), or a dict ``{id: (T, 2)}``; NaN marks missing
@@ -71,6 +72,7 @@ def _config_from_env() -> AdapterConfig:
     settings = GenerationSettings(
         width=int(size[0]), height=int(size[1]), num_inference_steps=int(os.environ.get("POSETRAJ_STEPS", "25")),
         seed=int(os.environ.get("POSETRAJ_SEED", "0")),
+        fps_id=int(os.environ["POSETRAJ_FPS_ID"]) if os.environ.get("POSETRAJ_FPS_ID") else None,
     )
     controlnet = os.environ.get("POSETRAJ_CONTROLNET")
     return AdapterConfig(

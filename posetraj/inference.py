@@ -27,6 +27,7 @@ class GenerationSettings:
     controlnet_scale: float = 1.0
     seed: int = 0
     decode_chunk_size: int | None = None
+    fps_id: int | None = None  # fps embedded in the added time ids; None: the requested video's fps
 
 
 def load_pipeline(
@@ -65,7 +66,8 @@ def generate_video(
     generator = torch.Generator(device="cpu").manual_seed(settings.seed)
     frames = pipe(
         pil.convert("RGB"), trajectories, height=settings.height, width=settings.width, num_frames=num_frames,
-        fps=max(int(round(fps)), 1), motion_bucket_id=settings.motion_bucket_id,
+        fps=settings.fps_id if settings.fps_id is not None else max(int(round(fps)), 1),
+        motion_bucket_id=settings.motion_bucket_id,
         noise_aug_strength=settings.noise_aug_strength, num_inference_steps=settings.num_inference_steps,
         min_guidance_scale=settings.min_guidance_scale, max_guidance_scale=settings.max_guidance_scale,
         controlnet_scale=settings.controlnet_scale, decode_chunk_size=settings.decode_chunk_size,

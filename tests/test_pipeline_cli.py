@@ -100,3 +100,13 @@ def test_benchmark_adapter(tiny, monkeypatch):
     adapters.configure(tiny / "svd", tiny / "cn", device="cpu", width=64, height=64, num_inference_steps=2)
     again = adapters.generate(image, np.asarray(trajectories["1"]), 8, 7)
     assert np.array_equal(video, again)
+    # a fixed fps id (the one the model was trained with) replaces the suite's fps in the conditioning
+    seen: list[int] = []
+    pipe_call = type(adapters._pipe).__call__
+    monkeypatch.setattr(type(adapters._pipe), "__call__", lambda self, *a, **k: (seen.append(k["fps"]), pipe_call(self, *a, **k))[1])
+    adapters.generate(image, trajectories, 8, 5)
+    adapters.configure(tiny / "svd", tiny / "cn", device="cpu", width=64, height=64, num_inference_steps=2, fps_id=6)
+    adapters.generate(image, trajectories, 8, 5)
+    assert seen == [5, 6]
+    monkeypatch.setenv("POSETRAJ_FPS_ID", "6")
+    assert adapters._config_from_env().settings.fps_id == 6
