@@ -65,6 +65,8 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--objmc-grid", type=int, default=0, metavar="N",
                    help="track an N x N grid and take the track nearest each trajectory's start, as the published "
                         "protocol does (N = 100); 0: query the trajectories' start points directly")
+    p.add_argument("--workers", type=int, default=1,
+                   help="score samples in N processes (videos are generated first, in this process)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
@@ -129,7 +131,7 @@ def _run(args: argparse.Namespace) -> int:
                        tracker_config=dict(args.tracker_option), cache_dir=args.cache_dir,
                        lpips_weights=args.lpips_weights, fid_weights=args.fid_weights, fvd_weights=args.fvd_weights,
                        pose=PoseTrackingConfig(segment_frames=args.pose_segment_frames), regenerate=args.regenerate,
-                       objmc_grid=args.objmc_grid,
+                       objmc_grid=args.objmc_grid, workers=args.workers,
                        progress=not args.no_progress)
     summary = run_benchmark(config, model=model)
     if args.json:

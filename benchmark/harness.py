@@ -8,7 +8,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +50,7 @@ class RunConfig:
     regenerate: bool = False  # ignore cached videos of this model (they are replaced)
     objmc_grid: int = 0  # > 0: the published grid protocol (e.g. 100); 0: query the trajectories directly
     progress: bool = True
+    workers: int = 1  # > 1: generate in this process, then track and score samples in that many processes
 
 
 @dataclass
@@ -316,8 +317,12 @@ def run_benchmark(config: RunConfig, *, model: Model | None = None, tracker=None
                     config.objmc_grid)
     rows, generated, references = [], [], []
     want_sets = bool(config.fid_weights or config.fvd_weights)
-    for sample in tqdm(suite.samples, desc=f"bench {model.name}", unit="sample", file=sys.stderr,
-                       disable=not config.progress):
+    if config.workers > 1:
+        if want_sets:
+            raise ValueError("FID / FVD need every video in one process: run them with workers = 1")
+        rows = _score_in_workers(config, scorer, cache_dir)
+    for sample in tqdm(suite.samples if config.workers <= 1 else [], desc=f"bench {model.name}", unit="sample",
+                       file=sys.stderr, disable=not config.progress):
         row, frames, reference = scorer.score(sample)
         rows.append(row)
         if want_sets and frames is not None and reference is not None:
@@ -348,6 +353,76 @@ def run_benchmark(config: RunConfig, *, model: Model | None = None, tracker=None
     write_parquet_atomic(out / SAMPLES_FILE, [row | provenance for row in rows])
     write_json_atomic(out / SUMMARY_FILE, summary)
     return summary
+
+
+def _score_in_workers(config: RunConfig, scorer: Scorer, cache_dir: Path) -> list[dict]:
+    """Generate (or reuse) every video here, then score the samples in ``config.workers`` processes
+    that share the cache; rows come back in suite order and the workers' timings are added up."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm import tqdm
+
+    if make_tracker(config.tracker, config.tracker_config).describe() != scorer.tracker_info:
+        raise ValueError("with workers > 1 the tracker must be the one the configuration names (tracker, tracker_config)")
+    if resolve_model(config.model).identity != scorer.model.identity:
+        raise ValueError(f"with workers > 1 the model must be the one the configuration names ({config.model!r})")
+    samples = scorer.suite.samples
+    failed: dict[str, str] = {}
+    if scorer.model.needs_cache:
+        for sample in tqdm(samples, desc=f"generate {scorer.model.name}", unit="sample", file=sys.stderr,
+                           disable=not config.progress):
+            try:
+                scorer.video(sample)
+            except (GenerationError, InvalidVideoError) as exc:
+                failed[sample.id] = str(exc)
+            finally:
+                sample.release()
+    worker_config = replace(config, regenerate=False, cache_dir=cache_dir, progress=False)
+    todo = [sample.id for sample in samples if sample.id not in failed]
+    rows: dict[str, dict] = {}
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(config.workers, mp_context=context, initializer=_worker_init,
+                             initargs=(worker_config,)) as pool:
+        results = pool.map(_worker_score, todo)
+        for sample_id, (row, timing) in tqdm(zip(todo, results), total=len(todo), desc=f"bench {scorer.model.name}",
+                                             unit="sample", file=sys.stderr, disable=not config.progress):
+            rows[sample_id] = row
+            for name, value in timing.items():
+                setattr(scorer.timing, name, getattr(scorer.timing, name) + value)
+    for sample in samples:
+        if sample.id in failed:
+            rows[sample.id] = {"sample_id": sample.id, "family": sample.family, "rotational": sample.rotational,
+                               "rotation_angle_deg": sample.record.get("rotation_angle_deg"), "status": "error",
+                               "error": failed[sample.id]}
+    return [rows[sample.id] for sample in samples]
+
+
+_worker_scorer: Scorer | None = None
+_worker_samples: dict[str, Sample] = {}
+
+
+def _worker_init(config: RunConfig) -> None:
+    """Each scoring process builds its own scorer from the run's configuration (models, trackers and
+    LPIPS weights are named there, so nothing unpicklable crosses processes)."""
+    global _worker_scorer, _worker_samples
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    lpips_model = None
+    if config.lpips_weights:
+        from benchmark.metrics.lpips import load_lpips
+
+        lpips_model = load_lpips(config.lpips_weights)
+    _worker_scorer = Scorer(load_suite(config.suite), resolve_model(config.model),
+                            make_tracker(config.tracker, config.tracker_config), ArrayCache(Path(config.cache_dir)),
+                            lpips_model, config.pose, False, config.objmc_grid)
+    _worker_samples = {sample.id: sample for sample in _worker_scorer.suite.samples}
+
+
+def _worker_score(sample_id: str) -> tuple[dict, dict]:
+    scorer, sample = _worker_scorer, _worker_samples[sample_id]
+    before = asdict(scorer.timing)
+    row, _, _ = scorer.score(sample)
+    return row, {name: value - before[name] for name, value in asdict(scorer.timing).items()}
 
 
 def _set_metrics(config: RunConfig, generated: list[np.ndarray], references: list[np.ndarray]) -> dict:

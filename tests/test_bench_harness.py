@@ -307,3 +307,31 @@ def test_grid_protocol_for_objmc(tmp_path, suite):
     assert summary["objmc_queries"] == "grid 30x30" and direct["objmc_queries"] == "direct"
     g, d = summary["metrics"]["groups"]["overall"]["objmc"], direct["metrics"]["groups"]["overall"]["objmc"]
     assert g > 5 and abs(g - d) < 0.5 * d  # the nearest grid track follows nearly the same point
+
+
+def test_scoring_in_worker_processes_gives_the_same_rows(tmp_path, monkeypatch, suite):
+    module = _write_module(tmp_path, monkeypatch, """
+        import numpy as np
+
+        def generate(image, trajectories, num_frames, fps):
+            if image[0, 0, 0] % 2:                                  # some samples fail to generate
+                raise RuntimeError("odd corner pixel")
+            return np.repeat(image[None], num_frames, 0)
+        """, name="parity_adapter")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # the spawned workers import the adapter too
+    lk = {"window_px": 9}
+    for model in ("translate", f"{module}:generate"):
+        rows = {}
+        for workers in (1, 2):
+            config = RunConfig(suite=suite.path, model=model, out=tmp_path / f"{workers}", progress=False,
+                               cache_dir=tmp_path / f"cache{workers}", tracker="lk", tracker_config=lk, workers=workers)
+            summary = run_benchmark(config)
+            rows[workers] = pd.read_parquet(tmp_path / f"{workers}" / "samples.parquet")
+        pd.testing.assert_frame_equal(rows[1], rows[2])
+        assert summary["num_samples"] == len(suite.samples)
+        if model == "translate":
+            assert summary["complete"] and summary["timing"]["track_s"] > 0
+    assert (rows[2]["status"] == "error").any() and (rows[2]["status"] == "ok").any()
+    with pytest.raises(ValueError, match="tracker must be the one the configuration names"):
+        run_benchmark(RunConfig(suite=suite.path, model="oracle", out=tmp_path / "x", progress=False, workers=2),
+                      tracker=CountingTracker(fb_threshold_px=2.0))
