@@ -382,7 +382,7 @@ def _score_in_workers(config: RunConfig, scorer: Scorer, cache_dir: Path) -> lis
     todo = [sample.id for sample in samples if sample.id not in failed]
     rows: dict[str, dict] = {}
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(config.workers, mp_context=context, initializer=_worker_init,
+    with ProcessPoolExecutor(max(1, min(config.workers, len(todo))), mp_context=context, initializer=_worker_init,
                              initargs=(worker_config,)) as pool:
         results = pool.map(_worker_score, todo)
         for sample_id, (row, timing) in tqdm(zip(todo, results), total=len(todo), desc=f"bench {scorer.model.name}",
