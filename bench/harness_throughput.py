@@ -78,7 +78,8 @@ def main() -> int:
                                "samples_per_minute": 60.0 * args.samples / wall, "failed": summary["num_failed"],
                                "breakdown_s": parts | ({"rest_s": wall - track - sum(parts.values())}
                                                        if workers == 1 else {})}
-    result = {"samples": args.samples, "model": args.model, "objmc_grid": args.objmc_grid, "size": f"{args.width}x{args.height}",
+    result = {"samples": args.samples, "model": args.model, "objmc_grid": args.objmc_grid,
+              "size": f"{args.width}x{args.height}",
               "frames": args.frames, "suite_build_s": build_s, "cpu_count": os.cpu_count(), "runs": runs}
     if args.json:
         print(json.dumps(result, indent=2))

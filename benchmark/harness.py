@@ -364,7 +364,8 @@ def _score_in_workers(config: RunConfig, scorer: Scorer, cache_dir: Path) -> lis
     from tqdm import tqdm
 
     if make_tracker(config.tracker, config.tracker_config).describe() != scorer.tracker_info:
-        raise ValueError("with workers > 1 the tracker must be the one the configuration names (tracker, tracker_config)")
+        raise ValueError("with workers > 1 the tracker must be the one the configuration names "
+                         "(tracker, tracker_config)")
     if resolve_model(config.model).identity != scorer.model.identity:
         raise ValueError(f"with workers > 1 the model must be the one the configuration names ({config.model!r})")
     samples = scorer.suite.samples
