@@ -189,6 +189,7 @@ def _run_local_workers(args: argparse.Namespace, plan) -> int:
         workers.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log))
     print(f"{count} workers ({threads} render threads each) on {len(plan.specs)} clips; logs in {logs}",
           file=sys.stderr)
+    _follow(plan, Path(args.out), [process for process, _ in workers], progress=not args.no_progress)
     codes = []
     for process, log in workers:
         codes.append(process.wait())
@@ -205,6 +206,25 @@ def _ray(args: argparse.Namespace) -> int:
     status = render_with_ray(args.plan, args.out, config, progress=not args.no_progress)
     print(f"dataset: {status.ok} ok, {status.failed} failed, {status.pending} pending -> {status.manifest}")
     return 0 if status.complete and not status.failed else 1
+
+
+def _follow(plan, out: Path, processes: list[subprocess.Popen], progress: bool, every_s: float = 2.0) -> None:
+    """A progress bar of the plan's finished clips while the worker processes run (a clip whose
+    trajectory was redrawn gets a new id and is counted by the final status only)."""
+    import time
+
+    from tqdm import tqdm
+
+    from render.clip_io import is_complete_clip
+
+    with tqdm(total=len(plan.specs), desc="render", unit="clip", disable=not progress, file=sys.stderr) as bar:
+        while True:
+            running = any(process.poll() is None for process in processes)
+            done = sum(is_complete_clip(out / spec.clip_id) for spec in plan.specs)
+            bar.update(done - bar.n)
+            if not running:
+                return
+            time.sleep(every_s)
 
 
 def _status(args: argparse.Namespace) -> int:
