@@ -56,7 +56,11 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     plan.add_argument("--width", type=int)
     plan.add_argument("--height", type=int)
     plan.add_argument("--samples", type=int)
+    plan.add_argument("--filter-width", type=float, help="pixel filter width in pixels (default 1.5)")
+    plan.add_argument("--speed-profile", default="constant", choices=("constant", "ease"))
     plan.add_argument("--camera", default="default", choices=CAMERA_MODES)
+    plan.add_argument("--track-points", type=int, default=256, help="surface points tracked for ground truth")
+    plan.add_argument("--png", action="store_true", help="also write lossless PNG frames of every clip")
     plan.add_argument("--redraws", type=int, default=5,
                       help="retry a clip whose object leaves the frame with a new trajectory, up to N times")
     plan.add_argument("--out", type=Path, required=True, help="plan file to write")
@@ -130,9 +134,11 @@ def _plan(args: argparse.Namespace) -> int:
         _check_assets(assets)
     assets = assets[: args.limit] if args.limit else assets
     options = {k: v for k, v in {"num_frames": args.frames, "fps": args.fps, "width": args.width,
-                                 "height": args.height, "samples": args.samples}.items() if v is not None}
+                                 "height": args.height, "samples": args.samples,
+                                 "filter_width": args.filter_width}.items() if v is not None}
     specs = plan_clips(assets, args.trajectories, seeds=args.seeds, pose_modes=args.pose_modes,
-                       preset=args.preset, camera_mode=args.camera, **options)
+                       preset=args.preset, camera_mode=args.camera, speed_profile=args.speed_profile,
+                       num_track_points=args.track_points, write_png=args.png, **options)
     path = write_plan(DatasetPlan(tuple(specs), args.redraws), args.out)
     print(f"plan: {len(specs)} clips ({len(assets)} assets x {len(args.trajectories)} trajectories x "
           f"{len(args.pose_modes)} pose modes x {len(args.seeds)} seeds, preset {args.preset}) -> {path}")
