@@ -141,8 +141,7 @@ class Scorer:
             sample.release()
 
     def _score(self, sample: Sample) -> tuple[dict, np.ndarray | None, np.ndarray | None]:
-        row: dict = {"sample_id": sample.id, "family": sample.family, "rotational": sample.rotational,
-                     "rotation_angle_deg": sample.record.get("rotation_angle_deg"), "status": "ok", "error": None}
+        row = sample_row(sample)
         try:
             frames, resized, video_key = self.video(sample)
         except (GenerationError, InvalidVideoError) as exc:
@@ -245,6 +244,13 @@ class Scorer:
         return rot, trans, ok
 
 
+def sample_row(sample: Sample, error: str | None = None) -> dict:
+    """The identifying columns of a sample's results row; status 'error' when ``error`` is given."""
+    return {"sample_id": sample.id, "family": sample.family, "rotational": sample.rotational,
+            "rotation_angle_deg": sample.record.get("rotation_angle_deg"), "status": "error" if error else "ok",
+            "error": error}
+
+
 def _mean(values: list) -> float | None:
     vals = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
     return float(np.mean(vals)) if vals else None
@@ -285,6 +291,15 @@ def write_parquet_atomic(path: Path, rows: list[dict]) -> None:
     os.replace(tmp, path)
 
 
+def _lpips_model(config: RunConfig):
+    """The LPIPS network when its weights were given, else None."""
+    if not config.lpips_weights:
+        return None
+    from benchmark.metrics.lpips import load_lpips
+
+    return load_lpips(config.lpips_weights)
+
+
 def make_tracker(name: str | None, config: dict):
     from benchmark.trackers import create_tracker, default_tracker_name
 
@@ -297,6 +312,9 @@ def run_benchmark(config: RunConfig, *, model: Model | None = None, tracker=None
     from tqdm import tqdm
 
     started = time.perf_counter()
+    if config.workers > 1 and tracker is not None:
+        raise ValueError("with workers > 1 the tracker must be the one the configuration names "
+                         "(tracker, tracker_config): each process builds its own")
     suite = load_suite(config.suite)
     model = model or resolve_model(config.model)
     tracker = tracker or make_tracker(config.tracker, config.tracker_config)
@@ -308,12 +326,7 @@ def run_benchmark(config: RunConfig, *, model: Model | None = None, tracker=None
             from benchmark.metrics.feature_nets import MissingWeightsError
 
             raise MissingWeightsError(f"{what} weights not found at {path} (never downloaded; see docs/benchmark.md)")
-    lpips_model = None
-    if config.lpips_weights:
-        from benchmark.metrics.lpips import load_lpips
-
-        lpips_model = load_lpips(config.lpips_weights)
-    scorer = Scorer(suite, model, tracker, ArrayCache(cache_dir), lpips_model, config.pose, config.regenerate,
+    scorer = Scorer(suite, model, tracker, ArrayCache(cache_dir), _lpips_model(config), config.pose, config.regenerate,
                     config.objmc_grid)
     rows, generated, references = [], [], []
     want_sets = bool(config.fid_weights or config.fvd_weights)
@@ -321,13 +334,14 @@ def run_benchmark(config: RunConfig, *, model: Model | None = None, tracker=None
         if want_sets:
             raise ValueError("FID / FVD need every video in one process: run them with workers = 1")
         rows = _score_in_workers(config, scorer, cache_dir)
-    for sample in tqdm(suite.samples if config.workers <= 1 else [], desc=f"bench {model.name}", unit="sample",
-                       file=sys.stderr, disable=not config.progress):
-        row, frames, reference = scorer.score(sample)
-        rows.append(row)
-        if want_sets and frames is not None and reference is not None:
-            generated.append(frames)
-            references.append(reference)
+    else:
+        for sample in tqdm(suite.samples, desc=f"bench {model.name}", unit="sample", file=sys.stderr,
+                           disable=not config.progress):
+            row, frames, reference = scorer.score(sample)
+            rows.append(row)
+            if want_sets and frames is not None and reference is not None:
+                generated.append(frames)
+                references.append(reference)
     summary = {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "suite": suite.describe(),
@@ -363,9 +377,6 @@ def _score_in_workers(config: RunConfig, scorer: Scorer, cache_dir: Path) -> lis
 
     from tqdm import tqdm
 
-    if make_tracker(config.tracker, config.tracker_config).describe() != scorer.tracker_info:
-        raise ValueError("with workers > 1 the tracker must be the one the configuration names "
-                         "(tracker, tracker_config)")
     if resolve_model(config.model).identity != scorer.model.identity:
         raise ValueError(f"with workers > 1 the model must be the one the configuration names ({config.model!r})")
     samples = scorer.suite.samples
@@ -391,12 +402,7 @@ def _score_in_workers(config: RunConfig, scorer: Scorer, cache_dir: Path) -> lis
             rows[sample_id] = row
             for name, value in timing.items():
                 setattr(scorer.timing, name, getattr(scorer.timing, name) + value)
-    for sample in samples:
-        if sample.id in failed:
-            rows[sample.id] = {"sample_id": sample.id, "family": sample.family, "rotational": sample.rotational,
-                               "rotation_angle_deg": sample.record.get("rotation_angle_deg"), "status": "error",
-                               "error": failed[sample.id]}
-    return [rows[sample.id] for sample in samples]
+    return [rows[sample.id] if sample.id in rows else sample_row(sample, failed[sample.id]) for sample in samples]
 
 
 _worker_scorer: Scorer | None = None
@@ -408,14 +414,9 @@ def _worker_init(config: RunConfig) -> None:
     LPIPS weights are named there, so nothing unpicklable crosses processes)."""
     global _worker_scorer, _worker_samples
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    lpips_model = None
-    if config.lpips_weights:
-        from benchmark.metrics.lpips import load_lpips
-
-        lpips_model = load_lpips(config.lpips_weights)
     _worker_scorer = Scorer(load_suite(config.suite), resolve_model(config.model),
                             make_tracker(config.tracker, config.tracker_config), ArrayCache(Path(config.cache_dir)),
-                            lpips_model, config.pose, False, config.objmc_grid)
+                            _lpips_model(config), config.pose, False, config.objmc_grid)
     _worker_samples = {sample.id: sample for sample in _worker_scorer.suite.samples}
 
 
