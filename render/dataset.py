@@ -59,23 +59,16 @@ def _write_manifest(path: Path, planned: Sequence[ClipSpec], final: Sequence[Cli
                     extra: dict | None = None) -> None:
     """``dataset.json`` (or a shard's manifest): one entry per planned clip, under its final clip id
     (a clip whose trajectory was redrawn has a new id; ``planned_clip_id`` keeps the plan's)."""
-    manifest = {
-        "schema_version": DATASET_SCHEMA_VERSION,
-        **(extra or {}),
-        "clips": [
-            {
-                "clip_id": spec.clip_id,
-                "planned_clip_id": plan.clip_id,
-                "asset": spec.asset,
-                "trajectory": spec.trajectory.name,
-                "pose_mode": spec.trajectory.pose_mode,
-                "status": "failed" if spec.clip_id in report.failed else "ok",
-                **({"error": report.failed[spec.clip_id]} if spec.clip_id in report.failed else {}),
-            }
-            for plan, spec in zip(planned, final)
-        ],
-    }
-    write_json_atomic(path, manifest)
+    clips = [manifest_entry(plan, spec, "failed" if spec.clip_id in report.failed else "ok",
+                            report.failed.get(spec.clip_id)) for plan, spec in zip(planned, final)]
+    write_json_atomic(path, {"schema_version": DATASET_SCHEMA_VERSION, **(extra or {}), "clips": clips})
+
+
+def manifest_entry(planned: ClipSpec, final: ClipSpec, status: str, error: str | None = None) -> dict:
+    """One clip of ``dataset.json``: ``final`` is ``planned`` or its redrawn replacement."""
+    entry = {"clip_id": final.clip_id, "planned_clip_id": planned.clip_id, "asset": final.asset,
+             "trajectory": final.trajectory.name, "pose_mode": final.trajectory.pose_mode, "status": status}
+    return entry | ({"error": error} if error is not None else {})
 
 
 def redraw_trajectory(spec: ClipSpec, attempt: int) -> ClipSpec:

@@ -173,8 +173,7 @@ def _render(args: argparse.Namespace) -> int:
     report = run_shard(plan, args.out, shard, threads=args.threads, progress=not args.no_progress)
     status = collect(plan, args.out)
     print(f"{shard.name}: rendered {len(report.rendered)}, skipped {len(report.skipped)} (already complete), "
-          f"failed {len(report.failed)}; dataset: {status.ok} ok, {status.failed} failed, {status.pending} "
-          f"pending -> {status.manifest}")
+          f"failed {len(report.failed)}; {status}")
     return 1 if report.failed else 0
 
 
@@ -201,7 +200,7 @@ def _run_local_workers(args: argparse.Namespace, plan) -> int:
         codes.append(process.wait())
         log.close()
     status = collect(plan, args.out)
-    print(f"dataset: {status.ok} ok, {status.failed} failed, {status.pending} pending -> {status.manifest}")
+    print(status)
     return 0 if all(code == 0 for code in codes) and status.complete and not status.failed else 1
 
 
@@ -210,7 +209,7 @@ def _ray(args: argparse.Namespace) -> int:
 
     config = RayConfig(num_shards=args.shards, cpus_per_shard=args.cpus, address=args.address)
     status = render_with_ray(args.plan, args.out, config, progress=not args.no_progress)
-    print(f"dataset: {status.ok} ok, {status.failed} failed, {status.pending} pending -> {status.manifest}")
+    print(status)
     return 0 if status.complete and not status.failed else 1
 
 
@@ -237,7 +236,7 @@ def _status(args: argparse.Namespace) -> int:
     from render.farm import collect, load_plan
 
     status = collect(load_plan(args.plan), args.out)
-    print(f"dataset: {status.ok} ok, {status.failed} failed, {status.pending} pending -> {status.manifest}")
+    print(status)
     return 0
 
 

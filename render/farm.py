@@ -20,7 +20,7 @@ from pathlib import Path
 
 from assets_catalog.files import write_json_atomic
 from render.clip_io import is_complete_clip
-from render.dataset import DATASET_SCHEMA_VERSION, MANIFEST_NAME, DatasetReport, render_dataset
+from render.dataset import DATASET_SCHEMA_VERSION, MANIFEST_NAME, DatasetReport, manifest_entry, render_dataset
 from render.errors import RenderError
 from render.spec import ClipSpec
 
@@ -163,6 +163,9 @@ class DatasetStatus:
     def complete(self) -> bool:
         return self.pending == 0
 
+    def __str__(self) -> str:
+        return f"dataset: {self.ok} ok, {self.failed} failed, {self.pending} pending -> {self.manifest}"
+
 
 def collect(plan: DatasetPlan, out: Path) -> DatasetStatus:
     """Merge the shard manifests of ``plan`` found in ``out`` into ``out/dataset.json``.
@@ -190,8 +193,7 @@ def collect(plan: DatasetPlan, out: Path) -> DatasetStatus:
         if entry is not None and entry["status"] == "ok" and not is_complete_clip(out / entry["clip_id"]):
             entry = None  # reported but gone from disk: render it again
         if entry is None:
-            entry = {"clip_id": spec.clip_id, "planned_clip_id": spec.clip_id, "asset": spec.asset,
-                     "trajectory": spec.trajectory.name, "pose_mode": spec.trajectory.pose_mode, "status": "pending"}
+            entry = manifest_entry(spec, spec, "pending")
         clips.append(entry)
     path = out / MANIFEST_NAME
     write_json_atomic(path, {"schema_version": DATASET_SCHEMA_VERSION, "plan_digest": plan.digest, "clips": clips})
