@@ -26,6 +26,9 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", type=int, help="Cycles samples per pixel")
     parser.add_argument("--filter-width", type=float,
                         help="pixel filter width in pixels (default 1.5; 0.01 = no anti-aliasing, as PoseTraj-10k)")
+    parser.add_argument("--plate-samples", type=int,
+                        help="samples of the static-background plate (0 = path trace every frame in full; "
+                             "paper preset: 256)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the trajectory, camera, scene and tracks")
     parser.add_argument("--camera", default="default", choices=CAMERA_MODES, help="camera mode")
     parser.add_argument("--track-points", type=int, default=256, help="surface points tracked for ground truth")
@@ -67,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
         spec = make_clip_spec(
             args.asset, args.trajectory, preset=args.preset, pose_mode=args.pose_mode,
             speed_profile=args.speed_profile, num_frames=args.frames, fps=args.fps, width=args.width,
-            height=args.height, samples=args.samples, filter_width=args.filter_width, seed=args.seed,
+            height=args.height, samples=args.samples, filter_width=args.filter_width,
+            plate_samples=args.plate_samples, seed=args.seed,
             camera_mode=args.camera,
             num_track_points=args.track_points, write_png=args.png, min_flatness=args.min_flatness,
             scene=SceneOptions(floor_texture=args.floor_texture, hdri=args.hdri),

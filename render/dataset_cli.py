@@ -57,6 +57,7 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     plan.add_argument("--height", type=int)
     plan.add_argument("--samples", type=int)
     plan.add_argument("--filter-width", type=float, help="pixel filter width in pixels (default 1.5)")
+    plan.add_argument("--plate-samples", type=int, help="static-background plate samples (0 = none)")
     plan.add_argument("--speed-profile", default="constant", choices=("constant", "ease"))
     plan.add_argument("--camera", default="default", choices=CAMERA_MODES)
     plan.add_argument("--track-points", type=int, default=256, help="surface points tracked for ground truth")
@@ -135,7 +136,8 @@ def _plan(args: argparse.Namespace) -> int:
     assets = assets[: args.limit] if args.limit else assets
     options = {k: v for k, v in {"num_frames": args.frames, "fps": args.fps, "width": args.width,
                                  "height": args.height, "samples": args.samples,
-                                 "filter_width": args.filter_width}.items() if v is not None}
+                                 "filter_width": args.filter_width,
+                                 "plate_samples": args.plate_samples}.items() if v is not None}
     specs = plan_clips(assets, args.trajectories, seeds=args.seeds, pose_modes=args.pose_modes,
                        preset=args.preset, camera_mode=args.camera, speed_profile=args.speed_profile,
                        num_track_points=args.track_points, write_png=args.png, **options)

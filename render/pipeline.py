@@ -31,8 +31,9 @@ from render.groundtruth import (
     original_layout,
     transform_points,
 )
-from render.scene import sample_scene
-from render.spec import ClipSpec
+from render.plate import plan_plate, plate_unavailable_reason
+from render.scene import SceneDescription, sample_scene
+from render.spec import ClipSpec, RenderSettings
 from render.trajectories import build_trajectory, object_to_world
 
 
@@ -64,6 +65,20 @@ def place_camera(spec: ClipSpec, corners_world: np.ndarray) -> CameraTrack:
             f"{'...' if len(frames) > 8 else ''}",
         )
     return camera
+
+
+def plate_record(
+    settings: RenderSettings, corners_world: np.ndarray, camera: CameraTrack, scene: SceneDescription
+) -> dict:
+    """Whether this clip renders with a background plate, why not, and the per-frame regions."""
+    if settings.plate_samples <= 0:
+        return {"used": False, "reason": "plate_samples is 0", "samples": 0, "regions": None}
+    reason = plate_unavailable_reason(camera, scene)
+    if reason is not None:
+        return {"used": False, "reason": reason, "samples": settings.plate_samples, "regions": None}
+    plan = plan_plate(corners_world, camera, scene)
+    return {"used": True, "reason": None, "samples": settings.plate_samples, "regions": plan.regions.tolist(),
+            "area_fraction": plan.area_fraction(camera.width, camera.height)}
 
 
 def _cpu_seconds() -> float:
@@ -126,13 +141,19 @@ def render_clip(spec: ClipSpec, out_root: Path, *, overwrite: bool = False, keep
             except ValueError as exc:
                 raise RenderError("invalid_spec", str(exc)) from None
             timing["scene_s"] = time.perf_counter() - tick
+            plate = plate_record(spec.settings, corners_world, camera, scene_description)
             tick, cpu_tick = time.perf_counter(), _cpu_seconds()
             try:
-                passes = backend.render_passes(spec.settings, trajectory.spec.num_frames, trajectory.spec.fps, work_dir)
+                passes = backend.render_passes(
+                    spec.settings, trajectory.spec.num_frames, trajectory.spec.fps, work_dir,
+                    plate_regions=np.array(plate["regions"]) if plate["used"] else None,
+                    object_meshes=imported.mesh_objects,
+                )
             except (RuntimeError, OSError) as exc:
                 raise RenderError("render_failed", str(exc).strip().splitlines()[-1][:300]) from None
             timing["render_s"] = time.perf_counter() - tick
             timing["render_cpu_s"] = _cpu_seconds() - cpu_tick
+            timing["plate_cpu_s"] = passes.plate_cpu_s
             tick = time.perf_counter()
             pose_check = backend.check_against_blender(imported, camera_object, obj_to_world, camera, corners_world)
             timing["check_s"] = time.perf_counter() - tick
@@ -175,7 +196,7 @@ def render_clip(spec: ClipSpec, out_root: Path, *, overwrite: bool = False, keep
             "render": {
                 "preset": spec.preset, "engine": "CYCLES", **asdict(spec.settings),
                 "requested_device": spec.settings.device, "device": passes.device,
-                "view_transform": "Standard", "blender_version": version,
+                "view_transform": "Standard", "blender_version": version, "background_plate": plate,
             },
             "ground_truth": {
                 "num_track_points": gt_settings.num_track_points,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import bpy
@@ -13,6 +14,7 @@ from mathutils import Vector
 from render.blender import engine, stage
 from render.blender.asset_import import ImportedObject
 from render.camera import CameraTrack, blender_camera_matrix_world, w2c_from_blender_matrix_world
+from render.plate import composite
 from render.scene import SceneDescription
 from render.spec import RenderSettings
 
@@ -23,6 +25,7 @@ class RenderedPasses:
     depth: np.ndarray  # (T,H,W) float32
     mask: np.ndarray  # (T,H,W) uint16
     device: str
+    plate_cpu_s: float = 0.0  # process CPU seconds spent on the background plate (0 without one)
 
 
 def blender_version() -> str:
@@ -44,17 +47,60 @@ def build_clip_scene(
     return stage.add_camera(camera.lens_mm, camera.sensor_mm, blender_matrices)
 
 
-def render_passes(settings: RenderSettings, num_frames: int, fps: float, work_dir: Path) -> RenderedPasses:
-    """Render every frame to PNG plus depth/index EXRs in ``work_dir`` and read them back."""
+def render_passes(
+    settings: RenderSettings, num_frames: int, fps: float, work_dir: Path,
+    plate_regions: np.ndarray | None = None, object_meshes: list | None = None,
+) -> RenderedPasses:
+    """Render every frame to PNG plus depth/index EXRs in ``work_dir`` and read them back.
+
+    With ``plate_regions`` (T,4) (see :mod:`render.plate`), the background is rendered once with
+    ``object_meshes`` hidden at ``settings.plate_samples`` and each frame only inside its region.
+    """
     device = engine.configure_cycles(settings, num_frames, fps)
     exr_dir = Path(work_dir) / "passes"
-    engine.add_pass_outputs(exr_dir)
+    file_output = engine.add_pass_outputs(exr_dir)
     prefix = Path(work_dir) / "rgb_"
-    bpy.context.scene.render.filepath = str(prefix)
-    bpy.ops.render.render(animation=True)
-    frames = engine.read_frames(prefix, num_frames)
+    scene = bpy.context.scene
+    if plate_regions is None:
+        scene.render.filepath = str(prefix)
+        bpy.ops.render.render(animation=True)
+        depth, mask = engine.read_passes(exr_dir, num_frames)
+        return RenderedPasses(engine.read_frames(prefix, num_frames), depth, mask, device)
+
+    cpu_before = time.process_time()
+    plate_dir = Path(work_dir) / "plate"
+    file_output.directory = str(plate_dir) + "/"
+    engine.configure_cycles(replace(settings, samples=settings.plate_samples), num_frames, fps)
+    for obj in object_meshes or []:
+        obj.hide_render = True
+    scene.frame_set(1)
+    _render_still(plate_dir / "rgb_0001.png")
+    for obj in object_meshes or []:
+        obj.hide_render = False
+    plate_frame = engine.read_frames(plate_dir / "rgb_", 1)[0]
+    plate_depth, plate_mask = (array[0] for array in engine.read_passes(plate_dir, 1))
+    plate_cpu_s = time.process_time() - cpu_before
+
+    engine.configure_cycles(settings, num_frames, fps)
+    file_output.directory = str(exr_dir) + "/"
+    for frame, region in enumerate(plate_regions, start=1):
+        scene.frame_set(frame)
+        engine.set_render_region(tuple(int(v) for v in region), settings.width, settings.height)
+        _render_still(Path(f"{prefix}{frame:04d}.png"))
+    engine.set_render_region(None, settings.width, settings.height)
     depth, mask = engine.read_passes(exr_dir, num_frames)
-    return RenderedPasses(frames=frames, depth=depth, mask=mask, device=device)
+    return RenderedPasses(
+        frames=composite(plate_frame, engine.read_frames(prefix, num_frames), plate_regions),
+        depth=composite(plate_depth, depth, plate_regions),
+        mask=composite(plate_mask, mask, plate_regions),
+        device=device,
+        plate_cpu_s=plate_cpu_s,
+    )
+
+
+def _render_still(path: Path) -> None:
+    bpy.context.scene.render.filepath = str(path)
+    bpy.ops.render.render(write_still=True)
 
 
 @dataclass(frozen=True)

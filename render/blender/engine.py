@@ -87,8 +87,11 @@ def configure_cycles(settings: RenderSettings, num_frames: int, fps: float) -> s
     return device
 
 
-def add_pass_outputs(exr_dir: Path) -> None:
-    """Write planar depth and the object index of every frame to one multilayer EXR per frame."""
+def add_pass_outputs(exr_dir: Path) -> bpy.types.Node:
+    """Write planar depth and the object index of every frame to one multilayer EXR per frame.
+
+    Returns the file output node (its ``directory`` can be pointed elsewhere for a separate render).
+    """
     scene = bpy.context.scene
     layer = scene.view_layers[0]
     layer.use_pass_z = True
@@ -110,6 +113,23 @@ def add_pass_outputs(exr_dir: Path) -> None:
     file_output.file_output_items.new("FLOAT", "IndexOB")
     tree.links.new(layers.outputs["Depth"], file_output.inputs["Depth"])
     tree.links.new(layers.outputs["Object Index"], file_output.inputs["IndexOB"])
+    return file_output
+
+
+def set_render_region(region: tuple[int, int, int, int] | None, width: int, height: int) -> None:
+    """Path trace only pixels ``[x0, x1) x [y0, y1)`` (row 0 at the top) of a full-size image; None: all.
+
+    Blender truncates ``border * size`` to whole pixels and counts rows from the bottom; half-pixel
+    borders make the truncation land exactly on the requested pixels.
+    """
+    render = bpy.context.scene.render
+    if region is None:
+        render.use_border = False
+        return
+    x0, x1, y0, y1 = region
+    render.use_border, render.use_crop_to_border = True, False
+    render.border_min_x, render.border_max_x = (x0 + 0.5) / width, min(1.0, (x1 + 0.5) / width)
+    render.border_min_y, render.border_max_y = (height - y1 + 0.5) / height, min(1.0, (height - y0 + 0.5) / height)
 
 
 def read_passes(exr_dir: Path, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
