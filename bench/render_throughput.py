@@ -55,11 +55,12 @@ def speed(frames: int, presets: list[str], asset: str, out: Path) -> list[dict]:
         cpu_before, wall_before = _cpu(), time.perf_counter()
         meta = load_clip(render_clip(spec, out / preset)).meta
         cpu_total, wall_total = _cpu() - cpu_before, time.perf_counter() - wall_before
-        render_cpu = meta["timing"]["render_cpu_s"]
+        render_cpu, plate_cpu = meta["timing"]["render_cpu_s"], meta["timing"]["plate_cpu_s"]
+        per_frame = (render_cpu - plate_cpu) / frames  # a plate is rendered once per clip
         rows.append({
             "preset": preset, "size": f"{spec.settings.width}x{spec.settings.height}", "samples": spec.settings.samples,
-            "frames": frames, "cpu_s_per_frame": render_cpu / frames, "cpu_s_per_clip": cpu_total,
-            "cpu_s_per_32_frame_clip": cpu_total - render_cpu + render_cpu / frames * 32,
+            "frames": frames, "plate_cpu_s": plate_cpu, "cpu_s_per_frame": per_frame, "cpu_s_per_clip": cpu_total,
+            "cpu_s_per_32_frame_clip": cpu_total - render_cpu + plate_cpu + per_frame * 32,
             "wall_s_per_clip": wall_total, "non_render_share": 1.0 - render_cpu / cpu_total,
         })
     return rows
@@ -90,19 +91,24 @@ POSETRAJ10K_LOOK = dict(filter_width=0.01, max_bounces=12, diffuse_bounces=1, gl
 
 
 def quality(size: tuple[int, int], frames: int, reference_samples: int, asset: str, out: Path,
-            look: str = "posetraj") -> list[dict]:
+            look: str = "posetraj", reference_seed: int = 1) -> list[dict]:
     """PSNR against a high-sample render of the same frames, and CPU cost, of several settings.
 
     ``look``: ``posetraj`` renders every row with our pixel filter and bounces (only samples and the
     denoiser differ); ``posetraj10k`` with the original renderer's (filter width 0.01 px, 1 bounce).
+    The reference uses Cycles seed ``reference_seed`` so that its noise is independent of every row's
+    (all rows use seed 0; a reference with seed 0 would share its first samples with them).
     """
     paper = PRESETS["paper"].settings
     scene = POSETRAJ10K_LOOK if look == "posetraj10k" else {}
-    original = replace(paper, samples=128, denoising_prefilter="ACCURATE", adaptive_sampling=False, **scene)
+    original = replace(paper, samples=128, denoising_prefilter="ACCURATE", adaptive_sampling=False, plate_samples=0,
+                       **scene)
     candidates = {
-        f"reference ({reference_samples} spp, no denoise)": replace(original, samples=reference_samples, denoise=False),
+        f"reference ({reference_samples} spp, no denoise)": replace(
+            original, samples=reference_samples, denoise=False, cycles_seed=reference_seed),
         "original (128 spp, OIDN ACCURATE)": original,
         "paper preset": replace(paper, **scene),
+        "paper preset without its plate": replace(paper, plate_samples=0, **scene),
         "adaptive 0.02 + FAST prefilter": replace(original, adaptive_sampling=True, adaptive_threshold=0.02,
                                                   denoising_prefilter="FAST"),
         "64 spp + FAST prefilter": replace(original, samples=64, denoising_prefilter="FAST"),
@@ -111,6 +117,7 @@ def quality(size: tuple[int, int], frames: int, reference_samples: int, asset: s
     }
     base = make_clip_spec(asset, "half_circle", preset="paper", num_frames=frames, seed=0, write_png=True)
     results, reference, original_cpu = [], None, None
+    clip_frames = PRESETS["paper"].num_frames
     for label, settings in candidates.items():
         settings = replace(settings, width=size[0], height=size[1])
         spec = replace(base, settings=settings, clip_id=f"quality-{len(results)}")
@@ -118,13 +125,17 @@ def quality(size: tuple[int, int], frames: int, reference_samples: int, asset: s
         clip = load_clip(render_clip(spec, out / "quality"))
         cpu = _cpu() - before
         images = clip.frames()
-        per_frame = clip.meta["timing"]["render_cpu_s"] / frames
+        # A plate is rendered once per clip: count it as in a clip of the paper preset's length.
+        plate_cpu = clip.meta["timing"]["plate_cpu_s"]
+        per_frame = (clip.meta["timing"]["render_cpu_s"] - plate_cpu) / frames + plate_cpu / clip_frames
         if reference is None:
             reference = images
         elif original_cpu is None:
             original_cpu = per_frame
         results.append({
             "settings": label, "look": look, "size": f"{size[0]}x{size[1]}", "frames": frames,
+            "plate_cpu_s": plate_cpu,
+            "plate_area_fraction": clip.meta["render"]["background_plate"].get("area_fraction"),
             "cpu_s_per_frame": per_frame, "relative_cpu": per_frame / original_cpu if original_cpu else None,
             "total_cpu_s": cpu, "psnr_db": _psnr(images, reference) if results else float("inf"),
         })
@@ -147,6 +158,8 @@ def main() -> int:
     parser.add_argument("--quality-size", type=int, nargs=2, default=(360, 240), metavar=("W", "H"))
     parser.add_argument("--quality-frames", type=int, default=2)
     parser.add_argument("--reference-samples", type=int, default=1024)
+    parser.add_argument("--reference-seed", type=int, default=1,
+                        help="Cycles seed of the reference (the rows use 0; the same seed would correlate the noise)")
     parser.add_argument("--quality-look", choices=("posetraj", "posetraj10k"), default="posetraj",
                         help="pixel filter and bounces of every quality row: ours, or the original renderer's")
     parser.add_argument("--asset", default="builtin:car")
@@ -163,7 +176,7 @@ def main() -> int:
             _print_table([results["memory"]])
         if args.part in ("quality", "all"):
             results["quality"] = quality(tuple(args.quality_size), args.quality_frames, args.reference_samples,
-                                         args.asset, out, args.quality_look)
+                                         args.asset, out, args.quality_look, args.reference_seed)
             _print_table(results["quality"])
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -33,6 +33,7 @@ class RenderSettings:
     # > 0: with a static camera, path trace the background once at this many samples and, per frame, only
     # the region the object changes (render/plate.py); 0: every frame is path traced in full.
     plate_samples: int = 0
+    cycles_seed: int = 0  # Cycles' sampling seed (the noise pattern); the clip seed does not change it
     threads: int = 0  # 0 = all cores
     device: str = "auto"  # auto | CPU | CUDA | OPTIX | HIP | METAL
 

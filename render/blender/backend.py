@@ -70,7 +70,8 @@ def render_passes(
     cpu_before = time.process_time()
     plate_dir = Path(work_dir) / "plate"
     file_output.directory = str(plate_dir) + "/"
-    engine.configure_cycles(replace(settings, samples=settings.plate_samples), num_frames, fps)
+    # Every frame shows the plate's noise: render it with all its samples, no adaptive early stop.
+    engine.configure_cycles(replace(settings, samples=settings.plate_samples, adaptive_sampling=False), num_frames, fps)
     for obj in object_meshes or []:
         obj.hide_render = True
     scene.frame_set(1)

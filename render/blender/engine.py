@@ -76,7 +76,7 @@ def configure_cycles(settings: RenderSettings, num_frames: int, fps: float) -> s
     cycles.caustics_reflective = cycles.caustics_refractive = False
     cycles.pixel_filter_type = "BLACKMAN_HARRIS"
     cycles.filter_width = settings.filter_width
-    cycles.seed = 0
+    cycles.seed = settings.cycles_seed
     scene.view_settings.view_transform = "Standard"
     scene.view_settings.look = "None"
     image = render.image_settings
