@@ -158,13 +158,16 @@ def test_cycles_settings_reach_the_scene():
     from render.spec import RenderSettings
 
     settings = RenderSettings(width=64, height=48, samples=7, filter_width=0.01, diffuse_bounces=1,
-                              denoising_prefilter="ACCURATE", device="CPU")
+                              denoising_prefilter="ACCURATE", cycles_seed=4, device="CPU")
     assert configure_cycles(settings, num_frames=3, fps=5.0) == "CPU"
     cycles = bpy.context.scene.cycles
+    assert cycles.seed == 4
     assert cycles.filter_width == pytest.approx(0.01) and cycles.pixel_filter_type == "BLACKMAN_HARRIS"
     assert (cycles.samples, cycles.diffuse_bounces, cycles.denoising_prefilter) == (7, 1, "ACCURATE")
     with pytest.raises(RenderError, match="filter width"):
         make_clip_spec("builtin:car", "line", filter_width=0.0)
+    with pytest.raises(RenderError, match="plate samples"):
+        make_clip_spec("builtin:car", "line", plate_samples=-1)
 
 
 def test_same_spec_and_seed_give_identical_ground_truth(clips, tmp_path):
