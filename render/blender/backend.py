@@ -74,10 +74,12 @@ def render_passes(
     engine.configure_cycles(replace(settings, samples=settings.plate_samples, adaptive_sampling=False), num_frames, fps)
     for obj in object_meshes or []:
         obj.hide_render = True
-    scene.frame_set(1)
-    _render_still(plate_dir / "rgb_0001.png")
-    for obj in object_meshes or []:
-        obj.hide_render = False
+    try:
+        scene.frame_set(1)
+        _render_still(plate_dir / "rgb_0001.png")
+    finally:
+        for obj in object_meshes or []:
+            obj.hide_render = False
     plate_frame = engine.read_frames(plate_dir / "rgb_", 1)[0]
     plate_depth, plate_mask = (array[0] for array in engine.read_passes(plate_dir, 1))
     plate_cpu_s = time.process_time() - cpu_before
