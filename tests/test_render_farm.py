@@ -205,13 +205,14 @@ def test_plan_command_writes_a_plan_and_rejects_bad_input(tmp_path: Path, capsys
     out = tmp_path / "plan.json"
     args = _cli_args(["plan", "--assets", "builtin:car", "builtin:boat", "--trajectories", "line", "u_turn",
                       "--pose-modes", "yaw", "spin", "--seeds", "0-2", "--frames", "4", "--png", "--track-points", "64",
-                      "--speed-profile", "ease", "--filter-width", "0.01", "--out", str(out)])
+                      "--speed-profile", "ease", "--filter-width", "0.01", "--plate-samples", "64",
+                      "--out", str(out)])
     assert run(args) == 0
     plan = load_plan(out)
     assert len(plan.specs) == 2 * 2 * 2 * 3 and plan.specs[0].trajectory.num_frames == 4
     first = plan.specs[0]
     assert first.write_png and first.num_track_points == 64 and first.trajectory.speed_profile == "ease"
-    assert first.settings.filter_width == 0.01
+    assert first.settings.filter_width == 0.01 and first.settings.plate_samples == 64
     assert {s.trajectory.pose_mode for s in plan.specs} == {"yaw", "spin"}
     assert run(_cli_args(["plan", "--assets", "builtin:nope", "--out", str(tmp_path / "x.json")])) == 2
     assert "unknown built-in asset 'nope'" in capsys.readouterr().err
