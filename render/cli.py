@@ -12,11 +12,8 @@ from render.errors import RenderError
 from render.spec import PRESETS, SceneOptions, make_clip_spec
 
 
-def build_parser(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
-    parser.add_argument("--asset", help="asset file (glb, gltf, obj, fbx, ply, stl, usd[a|c|z]) or builtin:NAME")
-    parser.add_argument("--trajectory", default="half_circle", help="trajectory family (see --list-trajectories)")
-    parser.add_argument("--pose-mode", default="yaw", help="yaw, spin, bank, pitch or tumble")
+def add_clip_options(parser: argparse.ArgumentParser) -> None:
+    """Options that shape a clip, shared by ``posetraj render`` and ``posetraj dataset plan``."""
     parser.add_argument("--speed-profile", default="constant", choices=("constant", "ease"))
     parser.add_argument("--preset", default="draft", choices=tuple(PRESETS), help="render quality preset")
     parser.add_argument("--frames", type=int, help="number of frames (preset default: 32)")
@@ -29,10 +26,27 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plate-samples", type=int,
                         help="samples of the static-background plate (0 = path trace every frame in full; "
                              "paper preset: 256)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the trajectory, camera, scene and tracks")
     parser.add_argument("--camera", default="default", choices=CAMERA_MODES, help="camera mode")
     parser.add_argument("--track-points", type=int, default=256, help="surface points tracked for ground truth")
     parser.add_argument("--png", action="store_true", help="also write lossless PNG frames")
+
+
+def clip_options(args: argparse.Namespace) -> dict:
+    """The :func:`add_clip_options` values as :func:`render.spec.make_clip_spec` keywords (preset aside);
+    size, frame and sampling overrides only where given."""
+    overrides = {"num_frames": args.frames, "fps": args.fps, "width": args.width, "height": args.height,
+                 "samples": args.samples, "filter_width": args.filter_width, "plate_samples": args.plate_samples}
+    return {"speed_profile": args.speed_profile, "camera_mode": args.camera, "num_track_points": args.track_points,
+            "write_png": args.png, **{k: v for k, v in overrides.items() if v is not None}}
+
+
+def build_parser(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
+    parser.add_argument("--asset", help="asset file (glb, gltf, obj, fbx, ply, stl, usd[a|c|z]) or builtin:NAME")
+    parser.add_argument("--trajectory", default="half_circle", help="trajectory family (see --list-trajectories)")
+    parser.add_argument("--pose-mode", default="yaw", help="yaw, spin, bank, pitch or tumble")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the trajectory, camera, scene and tracks")
+    add_clip_options(parser)
     parser.add_argument("--floor-texture", help="image file for the floor (default: a procedural texture)")
     parser.add_argument("--hdri", help="HDR/EXR environment image lighting the scene")
     parser.add_argument("--min-flatness", type=float, default=0.1, help="reject objects with height/width below this")
@@ -68,14 +82,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         spec = make_clip_spec(
-            args.asset, args.trajectory, preset=args.preset, pose_mode=args.pose_mode,
-            speed_profile=args.speed_profile, num_frames=args.frames, fps=args.fps, width=args.width,
-            height=args.height, samples=args.samples, filter_width=args.filter_width,
-            plate_samples=args.plate_samples, seed=args.seed,
-            camera_mode=args.camera,
-            num_track_points=args.track_points, write_png=args.png, min_flatness=args.min_flatness,
-            scene=SceneOptions(floor_texture=args.floor_texture, hdri=args.hdri),
-            clip_id=args.clip_id or "",
+            args.asset, args.trajectory, preset=args.preset, pose_mode=args.pose_mode, seed=args.seed,
+            min_flatness=args.min_flatness, scene=SceneOptions(floor_texture=args.floor_texture, hdri=args.hdri),
+            clip_id=args.clip_id or "", **clip_options(args),
         )
         spec = replace(spec, settings=replace(spec.settings, device=args.device, threads=args.threads))
         print(f"rendering {spec.clip_id}: {spec.asset} on {spec.trajectory.name} "

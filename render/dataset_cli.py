@@ -16,9 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from render.camera import CAMERA_MODES
+from render.cli import add_clip_options, clip_options
 from render.errors import RenderError
-from render.spec import PRESETS
 
 DEFAULT_TRAJECTORIES = ("half_circle", "s_curve")  # the PoseTraj-10k families
 
@@ -50,18 +49,7 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     plan.add_argument("--trajectories", nargs="+", default=list(DEFAULT_TRAJECTORIES), metavar="NAME")
     plan.add_argument("--pose-modes", nargs="+", default=["yaw"], metavar="MODE")
     plan.add_argument("--seeds", type=_seeds, default=[0], help="e.g. 0-4 or 1,5,9 (default: 0)")
-    plan.add_argument("--preset", default="draft", choices=tuple(PRESETS))
-    plan.add_argument("--frames", type=int)
-    plan.add_argument("--fps", type=float)
-    plan.add_argument("--width", type=int)
-    plan.add_argument("--height", type=int)
-    plan.add_argument("--samples", type=int)
-    plan.add_argument("--filter-width", type=float, help="pixel filter width in pixels (default 1.5)")
-    plan.add_argument("--plate-samples", type=int, help="static-background plate samples (0 = none)")
-    plan.add_argument("--speed-profile", default="constant", choices=("constant", "ease"))
-    plan.add_argument("--camera", default="default", choices=CAMERA_MODES)
-    plan.add_argument("--track-points", type=int, default=256, help="surface points tracked for ground truth")
-    plan.add_argument("--png", action="store_true", help="also write lossless PNG frames of every clip")
+    add_clip_options(plan)
     plan.add_argument("--redraws", type=int, default=5,
                       help="retry a clip whose object leaves the frame with a new trajectory, up to N times")
     plan.add_argument("--out", type=Path, required=True, help="plan file to write")
@@ -134,13 +122,8 @@ def _plan(args: argparse.Namespace) -> int:
         assets = list(args.assets)
         _check_assets(assets)
     assets = assets[: args.limit] if args.limit else assets
-    options = {k: v for k, v in {"num_frames": args.frames, "fps": args.fps, "width": args.width,
-                                 "height": args.height, "samples": args.samples,
-                                 "filter_width": args.filter_width,
-                                 "plate_samples": args.plate_samples}.items() if v is not None}
     specs = plan_clips(assets, args.trajectories, seeds=args.seeds, pose_modes=args.pose_modes,
-                       preset=args.preset, camera_mode=args.camera, speed_profile=args.speed_profile,
-                       num_track_points=args.track_points, write_png=args.png, **options)
+                       preset=args.preset, **clip_options(args))
     path = write_plan(DatasetPlan(tuple(specs), args.redraws), args.out)
     print(f"plan: {len(specs)} clips ({len(assets)} assets x {len(args.trajectories)} trajectories x "
           f"{len(args.pose_modes)} pose modes x {len(args.seeds)} seeds, preset {args.preset}) -> {path}")
