@@ -56,6 +56,26 @@ def test_image_metrics_skip_frame_zero():
     assert m["psnr"] == pytest.approx(100.0) and m["ssim"] == pytest.approx(1.0)
 
 
+def test_identical_frames_skip_ssim_and_score_exactly(monkeypatch):
+    """Frames equal to their reference get SSIM 1 and the PSNR cap without the blurs; the others as defined."""
+    import benchmark.metrics.image as image
+
+    rng = np.random.default_rng(5)
+    reference = rng.integers(0, 256, (4, 16, 20, 3)).astype(np.uint8)
+    video = reference.copy()
+    video[2] = np.clip(video[2] + rng.normal(0, 20, video[2].shape), 0, 255).astype(np.uint8)
+    expected_ssim = (1.0 + ssim_image(video[2], reference[2]) + 1.0) / 3
+    expected_psnr = (100.0 + psnr_frames(video[2:3], reference[2:3])[0] + 100.0) / 3
+    calls = []
+    real = image.ssim_image
+    monkeypatch.setattr(image, "ssim_image", lambda a, b: calls.append(1) or real(a, b))
+    m = image.image_metrics(video, reference)
+    assert len(calls) == 1  # only frame 2 differs (frame 0 is not scored)
+    assert m["ssim"] == pytest.approx(expected_ssim, abs=1e-12) and m["psnr"] == pytest.approx(expected_psnr)
+    assert image.image_metrics(reference, reference) == {"psnr": 100.0, "ssim": 1.0}
+    assert len(calls) == 1
+
+
 def test_frechet_distance_of_known_gaussians():
     # N(m1, diag(s1)), N(m2, diag(s2)): |m1-m2|^2 + sum (sqrt s1 - sqrt s2)^2
     a = FeatureStats(mu=np.array([0.0, 1.0]), sigma=np.diag([4.0, 1.0]), count=10)
