@@ -184,8 +184,12 @@ class Scorer:
         cond = sample.trajectories.points[:, : sample.num_frames]  # (N, T, 2)
         if self.objmc_grid:
             grid = field_grid(sample.width, sample.height, self.objmc_grid)
-            queries = np.c_[np.zeros(len(grid)), grid].astype(np.float32)
             index = nearest_grid_tracks(grid, cond[:, 0])
+            if getattr(self.tracker.tracker, "independent_queries", False):
+                # the other grid tracks cannot change the kept ones: track only those
+                kept, index = np.unique(index, return_inverse=True)
+                grid = grid[kept]
+            queries = np.c_[np.zeros(len(grid)), grid].astype(np.float32)
         else:
             queries = np.c_[np.zeros(len(cond)), cond[:, 0]].astype(np.float32)
             index = np.arange(len(cond))

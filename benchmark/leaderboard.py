@@ -178,25 +178,23 @@ def _legend(entries: list[Entry]) -> str:
                    f'{html.escape(e.model)}</span>' for i, e in enumerate(entries))
 
 
-def _preview_video(entry: Entry, row: dict) -> np.ndarray | None:
-    """The scored video of one sample, from the run's cache (or the model's folder of videos)."""
+def _preview_video(entry: Entry, row: dict, sample) -> np.ndarray | None:
+    """The scored video of one sample, from the run's cache (or the files of a model that has no cache
+    entries: a folder of videos, the oracle)."""
     from benchmark.cache import ArrayCache
 
     key = row.get("video_key")
     if key:
         hit = ArrayCache(entry.summary["cache_dir"]).get("videos", key)
         return None if hit is None else hit["frames"]
-    adapter = str(entry.summary["model"]["identity"].get("adapter", ""))
-    if adapter.startswith("folder:"):
-        from benchmark.models import video_folder_model
-        from benchmark.suite import load_suite
+    from benchmark.models import uncached_model
 
-        sample = next(s for s in load_suite(entry.summary["suite"]["path"]).samples if s.id == row["sample_id"])
-        from benchmark.video_check import validate_video
+    model = uncached_model(entry.summary["model"]["identity"])
+    if model is None:
+        return None
+    from benchmark.video_check import validate_video
 
-        return validate_video(video_folder_model(Path(adapter[7:])).generate_for(sample), sample.id,
-                              sample.num_frames, sample.width, sample.height)[0]
-    return None
+    return validate_video(model.generate_for(sample), sample.id, sample.num_frames, sample.width, sample.height)[0]
 
 
 def draw_trajectories(frames: np.ndarray, conditioning: np.ndarray, tracked: np.ndarray, scale: int) -> np.ndarray:
@@ -245,7 +243,7 @@ def _previews(entries: list[Entry], out: Path, max_samples: int) -> str:
         figures = []
         for index, entry in enumerate(entries):
             row = next((r for r in entry.rows if r["sample_id"] == sample_id and r.get("status") == "ok"), None)
-            frames = _preview_video(entry, row) if row else None
+            frames = _preview_video(entry, row, sample) if row else None
             if frames is None:
                 figures.append(f"<figure><figcaption>{html.escape(entry.model)}: video not available</figcaption></figure>")
                 continue

@@ -42,7 +42,7 @@ class Model:
     name: str
     identity: dict
     generate_for: Callable[[Sample], object]
-    needs_cache: bool = True  # False for pre-generated folders (the files are the cache)
+    needs_cache: bool = True  # False where the videos are files already (pre-generated folders, the oracle)
 
     @property
     def cache_key(self) -> str:
@@ -118,8 +118,9 @@ def resolve_model(spec: str) -> Model:
     from benchmark.baselines import BASELINE_VERSION, BASELINES
 
     if spec in BASELINES:
+        # the oracle's video is the suite's own ground-truth file: caching it would copy the suite
         return Model(name=spec, identity={"adapter": f"baseline:{spec}", "version": BASELINE_VERSION},
-                     generate_for=BASELINES[spec])
+                     generate_for=BASELINES[spec], needs_cache=spec != "oracle")
     if ":" in spec and not Path(spec).exists():
         return callable_model(_load_callable(spec), spec)
     if Path(spec).is_dir():
@@ -132,3 +133,14 @@ def resolve_model(spec: str) -> Model:
     raise ModelError(
         f"unknown model {spec!r}: use a baseline ({', '.join(BASELINES)}), 'module:function', a folder of "
         f"generated videos, or an entry point of group {ENTRY_POINT_GROUP!r}")
+
+
+def uncached_model(identity: dict) -> Model | None:
+    """The model of a results summary whose videos are files rather than cache entries (a folder of
+    pre-generated videos, the oracle), rebuilt from its identity; None for every other model."""
+    adapter = str(identity.get("adapter", ""))
+    if adapter.startswith("folder:"):
+        return video_folder_model(Path(adapter[len("folder:"):]))
+    if adapter == "baseline:oracle":
+        return resolve_model("oracle")
+    return None

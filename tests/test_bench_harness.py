@@ -105,6 +105,15 @@ def test_rerun_uses_the_cache(baseline_results, suite):
     assert changed.calls == 4 * len(suite.samples) and third["timing"]["generate_s"] == 0
 
 
+def test_oracle_videos_are_not_copied_into_the_cache(baseline_results, suite):
+    """The oracle's video is the suite's own file: only models that generate get cache entries."""
+    out, _, _ = baseline_results
+    keys = {m: pd.read_parquet(out / m / "samples.parquet")["video_key"] for m in ("oracle", "static", "translate")}
+    assert keys["oracle"].isna().all()
+    cached = {path.stem for path in (out / "cache" / "videos").rglob("*.npz")}
+    assert cached == set(keys["static"]) | set(keys["translate"]) and len(cached) == 2 * len(suite.samples)
+
+
 def test_rerun_reuses_image_metrics(baseline_results, suite, monkeypatch):
     """PSNR / SSIM are cached by the hashes of both videos and the metrics' version."""
     import benchmark.metrics.image as image
@@ -307,6 +316,32 @@ def test_grid_protocol_for_objmc(tmp_path, suite):
     assert summary["objmc_queries"] == "grid 30x30" and direct["objmc_queries"] == "direct"
     g, d = summary["metrics"]["groups"]["overall"]["objmc"], direct["metrics"]["groups"]["overall"]["objmc"]
     assert g > 5 and abs(g - d) < 0.5 * d  # the nearest grid track follows nearly the same point
+
+
+def test_grid_protocol_with_an_independent_tracker_tracks_only_the_kept_grid_points(tmp_path, suite):
+    """LK tracks each point on its own, so tracking only the grid points that trajectories keep gives
+    the rows that tracking the whole grid gives."""
+    from benchmark.trackers.lk import LKConfig, LKTracker
+
+    class RecordingLK(LKTracker):
+        def __init__(self):
+            super().__init__(LKConfig(window_px=9))
+            self.query_counts = []
+
+        def track(self, video, queries):
+            self.query_counts.append(len(queries))
+            return super().track(video, queries)
+
+    subset_tracker, whole_tracker = RecordingLK(), CountingTracker()  # CountingTracker hides independent_queries
+    rows = {}
+    for name, tracker in (("subset", subset_tracker), ("whole", whole_tracker)):
+        run_benchmark(RunConfig(suite=suite.path, model="translate", out=tmp_path / name, objmc_grid=30,
+                                cache_dir=tmp_path / f"cache-{name}", progress=False), tracker=tracker)
+        rows[name] = pd.read_parquet(tmp_path / name / "samples.parquet")
+    columns = ["objmc", "ade", "fde", "within_5px", "conditioning_objmc", "tracked_trajectories"]
+    pd.testing.assert_frame_equal(rows["subset"][columns], rows["whole"][columns])
+    assert (rows["subset"]["objmc_queries"] == "grid 30x30").all()
+    assert max(subset_tracker.query_counts) < 30 * 30  # pose tracking seeds at most 64 points
 
 
 def test_scoring_in_worker_processes_gives_the_same_rows(tmp_path, monkeypatch, suite):

@@ -78,6 +78,9 @@ class Tracker(ABC):
 
     name: str = ""
     accepts_uint8: bool = False  # True: ``_track`` gets uint8 videos as they are (no float copy)
+    # True: a query's track depends only on the video and that query (not on the other queries), so
+    # tracking a subset of queries gives the same tracks for them
+    independent_queries: bool = False
 
     def track(self, video: np.ndarray, queries: np.ndarray) -> TrackResult:
         """Track queries (N, 3) (t, x, y) through video (T, H, W, 3); see the module docstring."""

@@ -29,6 +29,7 @@ class LKConfig(TrackerConfig):
 class LKTracker(Tracker):
     name = "lk"
     accepts_uint8 = True  # OpenCV tracks 8-bit grey images: a uint8 video needs no float round trip
+    independent_queries = True  # each point is tracked on its own
 
     def __init__(self, config: LKConfig | None = None) -> None:
         self.config = config or LKConfig()

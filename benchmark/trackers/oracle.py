@@ -51,6 +51,7 @@ def read_clip_tracks(clip: Path) -> tuple[np.ndarray, np.ndarray, tuple[int, int
 
 class OracleTracker(Tracker):
     name = "oracle"
+    independent_queries = True  # each query is looked up on its own
 
     def __init__(self, config: OracleConfig) -> None:
         self.config = config
