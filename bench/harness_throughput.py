@@ -15,8 +15,16 @@ ground-truth video, so the tracks and poses of the reference come from the cache
 generated video (one tracking pass per sample instead of two); ``--model translate`` scores a video
 that differs from the ground truth (two passes).
 
+``--tracker cotracker3-offline`` times the same scoring with CoTracker3: with the official checkpoint
+named by POSETRAJ_COTRACKER3_CHECKPOINT, else with deterministic random weights (the same network and
+FLOPs, meaningless tracks: a timing of the harness around the real default tracker, nothing more). With
+random weights every point is reported visible (visibility threshold 0), so pose tracking re-seeds only
+where the ground truth hides points, as it would with a tracker that follows them; random visibilities
+would re-seed at almost every frame and inflate the tracking time.
+
     .venv/bin/python bench/harness_throughput.py [--samples 50] [--width 192 --height 128 --frames 24]
-                                                 [--model oracle] [--objmc-grid N] [--workers 1 2] [--json]
+                                                 [--model oracle] [--tracker lk] [--objmc-grid N]
+                                                 [--workers 1 2] [--json]
 """
 
 from __future__ import annotations
@@ -41,6 +49,8 @@ def main() -> int:
     parser.add_argument("--height", type=int, default=128)
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--model", default="oracle", choices=("oracle", "static", "translate"))
+    parser.add_argument("--tracker", default="lk", choices=("lk", "cotracker3-offline"),
+                        help="cotracker3-offline: the official checkpoint when configured, else random weights")
     parser.add_argument("--workers", type=int, nargs="+", default=[1],
                         help="scoring processes; several values are run side by side on the same suite")
     parser.add_argument("--objmc-grid", type=int, default=0, metavar="N",
@@ -53,6 +63,11 @@ def main() -> int:
     cv2.setNumThreads(1)
     from benchmark.harness import RunConfig, run_benchmark
     from benchmark.synthetic_clips import SyntheticClipConfig, build_synthetic_suite
+    from benchmark.trackers import configured_checkpoint
+
+    tracker_config = {}
+    if args.tracker != "lk" and configured_checkpoint(args.tracker) is None:
+        tracker_config = {"random_seed": 0, "visibility_threshold": 0.0}
 
     with tempfile.TemporaryDirectory(prefix="bench-harness-") as tmp:
         root = Path(tmp)
@@ -66,7 +81,8 @@ def main() -> int:
                 label = f"{workers} worker{'s' if workers > 1 else ''}, {cache}"
                 tick = time.perf_counter()
                 summary = run_benchmark(RunConfig(
-                    suite=suite.path, model=args.model, out=root / "results" / label, tracker="lk",
+                    suite=suite.path, model=args.model, out=root / "results" / label, tracker=args.tracker,
+                    tracker_config=tracker_config,
                     cache_dir=root / f"cache-{workers}", progress=False, objmc_grid=args.objmc_grid, workers=workers))
                 wall = time.perf_counter() - tick
                 timing = summary["timing"]
@@ -78,13 +94,15 @@ def main() -> int:
                                "samples_per_minute": 60.0 * args.samples / wall, "failed": summary["num_failed"],
                                "breakdown_s": parts | ({"rest_s": wall - track - sum(parts.values())}
                                                        if workers == 1 else {})}
-    result = {"samples": args.samples, "model": args.model, "objmc_grid": args.objmc_grid,
+    result = {"samples": args.samples, "model": args.model, "objmc_grid": args.objmc_grid, "tracker": args.tracker,
+              "tracker_weights": None if args.tracker == "lk" else "random (timing only)" if tracker_config else "checkpoint",
               "size": f"{args.width}x{args.height}",
               "frames": args.frames, "suite_build_s": build_s, "cpu_count": os.cpu_count(), "runs": runs}
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"{args.samples} synthetic samples {args.width}x{args.height}x{args.frames}, model {args.model} "
+        print(f"{args.samples} synthetic samples {args.width}x{args.height}x{args.frames}, model {args.model}, "
+              f"tracker {args.tracker}{' (random weights)' if tracker_config else ''} "
               f"(suite built in {build_s:.1f} s)")
         for label, r in runs.items():
             share = r["outside_tracking_share"]
