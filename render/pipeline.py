@@ -36,6 +36,9 @@ from render.scene import SceneDescription, sample_scene
 from render.spec import ClipSpec, RenderSettings
 from render.trajectories import build_trajectory, object_to_world
 
+FAILURES_DIR = "failures"  # OUT/failures/<clip_id>.json: the last failure of each clip
+FAILURE_SCHEMA_VERSION = 1
+
 
 def _stream_seed(seed: int, stream: str) -> int:
     """Independent, stable random streams per purpose (camera, scene, tracks) from one clip seed."""
@@ -213,17 +216,26 @@ def render_clip(spec: ClipSpec, out_root: Path, *, overwrite: bool = False, keep
             overwrite=overwrite,
         )
     except RenderError as exc:
-        _append_failure(out_root, spec, exc, log_path)
+        _record_failure(out_root, spec, exc, log_path)
         raise
     finally:
         if not keep_work_dir:
             shutil.rmtree(work_dir, ignore_errors=True)
 
 
-def _append_failure(out_root: Path, spec: ClipSpec, error: RenderError, log_path: Path) -> None:
-    """Keep a record of the failure (and Blender's log) next to the clips, never a clip-like directory."""
-    failures = out_root / "failures.jsonl"
+def _record_failure(out_root: Path, spec: ClipSpec, error: RenderError, log_path: Path) -> None:
+    """Keep a record of the failure (and the tail of Blender's log) next to the clips, in
+    ``failures/<clip_id>.json``: one file per clip, written atomically and replaced by a later failure
+    of the same clip, so workers on several hosts of a shared file system never write into one file."""
+    import platform
+    from datetime import datetime, timezone
+
+    from assets_catalog.files import write_json_atomic
+
     log_tail = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
-    record = {"clip_id": spec.clip_id, "asset": spec.asset, **error.to_dict(), "log_tail": log_tail}
-    with open(failures, "a") as handle:
-        handle.write(json.dumps(record) + "\n")
+    record = {"schema_version": FAILURE_SCHEMA_VERSION, "clip_id": spec.clip_id, "asset": spec.asset,
+              **error.to_dict(), "host": platform.node(), "failed_at": datetime.now(timezone.utc).isoformat(),
+              "log_tail": log_tail}
+    folder = out_root / FAILURES_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(folder / f"{spec.clip_id}.json", record)

@@ -186,8 +186,9 @@ def _expect_failure(tmp_path, asset, code, **kwargs):
     assert info.value.code == code
     assert not (tmp_path / spec.clip_id).exists()
     assert not [p for p in tmp_path.iterdir() if p.is_dir() and is_complete_clip(p)]
-    record = json.loads((tmp_path / "failures.jsonl").read_text().splitlines()[-1])
-    assert record["code"] == code and record["clip_id"] == spec.clip_id
+    record = json.loads((tmp_path / "failures" / f"{spec.clip_id}.json").read_text())
+    assert record["code"] == code and record["clip_id"] == spec.clip_id and record["schema_version"] == 1
+    assert record["host"] and record["failed_at"]
     return info.value
 
 
