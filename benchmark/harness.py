@@ -67,6 +67,7 @@ class _TimedTracker:
 
     def __init__(self, tracker, timing: Timing) -> None:
         self.tracker, self.timing = tracker, timing
+        self.independent_queries = getattr(tracker, "independent_queries", False)
 
     def describe(self) -> dict:
         return self.tracker.describe()
@@ -185,7 +186,7 @@ class Scorer:
         if self.objmc_grid:
             grid = field_grid(sample.width, sample.height, self.objmc_grid)
             index = nearest_grid_tracks(grid, cond[:, 0])
-            if getattr(self.tracker.tracker, "independent_queries", False):
+            if self.tracker.independent_queries:
                 # the other grid tracks cannot change the kept ones: track only those
                 kept, index = np.unique(index, return_inverse=True)
                 grid = grid[kept]

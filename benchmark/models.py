@@ -141,6 +141,7 @@ def uncached_model(identity: dict) -> Model | None:
     adapter = str(identity.get("adapter", ""))
     if adapter.startswith("folder:"):
         return video_folder_model(Path(adapter[len("folder:"):]))
-    if adapter == "baseline:oracle":
-        return resolve_model("oracle")
+    if adapter.startswith("baseline:"):
+        baseline = resolve_model(adapter[len("baseline:"):])
+        return None if baseline.needs_cache else baseline
     return None
