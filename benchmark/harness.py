@@ -375,8 +375,9 @@ def run_benchmark(config: RunConfig, *, model: Model | None = None, tracker=None
 
 
 def _score_in_workers(config: RunConfig, scorer: Scorer, cache_dir: Path) -> list[dict]:
-    """Generate (or reuse) every video here, then score the samples in ``config.workers`` processes
-    that share the cache; rows come back in suite order and the workers' timings are added up."""
+    """Generate (or reuse) each video here and hand the sample to one of ``config.workers`` processes
+    that share the cache, so scoring runs while the next video is generated (a model on a GPU keeps
+    generating while the CPUs score); rows come back in suite order and the workers' timings are added up."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -386,25 +387,27 @@ def _score_in_workers(config: RunConfig, scorer: Scorer, cache_dir: Path) -> lis
         raise ValueError(f"with workers > 1 the model must be the one the configuration names ({config.model!r})")
     samples = scorer.suite.samples
     failed: dict[str, str] = {}
-    if scorer.model.needs_cache:
-        for sample in tqdm(samples, desc=f"generate {scorer.model.name}", unit="sample", file=sys.stderr,
-                           disable=not config.progress):
-            try:
-                scorer.video(sample)
-            except (GenerationError, InvalidVideoError) as exc:
-                failed[sample.id] = str(exc)
-            finally:
-                sample.release()
     worker_config = replace(config, regenerate=False, cache_dir=cache_dir, progress=False)
-    todo = [sample.id for sample in samples if sample.id not in failed]
-    rows: dict[str, dict] = {}
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max(1, min(config.workers, len(todo))), mp_context=context, initializer=_worker_init,
+    # processes start at the first submitted sample, while the model goes on with the next one
+    with ProcessPoolExecutor(max(1, min(config.workers, len(samples))), mp_context=context, initializer=_worker_init,
                              initargs=(worker_config,)) as pool:
-        results = pool.map(_worker_score, todo)
-        for sample_id, (row, timing) in tqdm(zip(todo, results), total=len(todo), desc=f"bench {scorer.model.name}",
-                                             unit="sample", file=sys.stderr, disable=not config.progress):
-            rows[sample_id] = row
+        pending = {}
+        for sample in tqdm(samples, desc=f"generate {scorer.model.name}", unit="sample", file=sys.stderr,
+                           disable=not (config.progress and scorer.model.needs_cache)):
+            if scorer.model.needs_cache:
+                try:
+                    scorer.video(sample)  # into the cache, where the worker finds it
+                except (GenerationError, InvalidVideoError) as exc:
+                    failed[sample.id] = str(exc)
+                    continue
+                finally:
+                    sample.release()
+            pending[sample.id] = pool.submit(_worker_score, sample.id)
+        rows: dict[str, dict] = {}
+        for sample_id, future in tqdm(pending.items(), desc=f"bench {scorer.model.name}", unit="sample",
+                                      file=sys.stderr, disable=not config.progress):
+            rows[sample_id], timing = future.result()
             for name, value in timing.items():
                 setattr(scorer.timing, name, getattr(scorer.timing, name) + value)
     return [rows[sample.id] if sample.id in rows else sample_row(sample, failed[sample.id]) for sample in samples]
