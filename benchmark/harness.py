@@ -392,24 +392,27 @@ def _score_in_workers(config: RunConfig, scorer: Scorer, cache_dir: Path) -> lis
     # processes start at the first submitted sample, while the model goes on with the next one
     with ProcessPoolExecutor(max(1, min(config.workers, len(samples))), mp_context=context, initializer=_worker_init,
                              initargs=(worker_config,)) as pool:
-        pending = {}
-        for sample in tqdm(samples, desc=f"generate {scorer.model.name}", unit="sample", file=sys.stderr,
-                           disable=not (config.progress and scorer.model.needs_cache)):
-            if scorer.model.needs_cache:
-                try:
-                    scorer.video(sample)  # into the cache, where the worker finds it
-                except (GenerationError, InvalidVideoError) as exc:
-                    failed[sample.id] = str(exc)
-                    continue
-                finally:
-                    sample.release()
-            pending[sample.id] = pool.submit(_worker_score, sample.id)
-        rows: dict[str, dict] = {}
-        for sample_id, future in tqdm(pending.items(), desc=f"bench {scorer.model.name}", unit="sample",
-                                      file=sys.stderr, disable=not config.progress):
-            rows[sample_id], timing = future.result()
-            for name, value in timing.items():
-                setattr(scorer.timing, name, getattr(scorer.timing, name) + value)
+        pending, rows = {}, {}
+        try:
+            for sample in tqdm(samples, desc=f"generate {scorer.model.name}", unit="sample", file=sys.stderr,
+                               disable=not (config.progress and scorer.model.needs_cache)):
+                if scorer.model.needs_cache:
+                    try:
+                        scorer.video(sample)  # into the cache, where the worker finds it
+                    except (GenerationError, InvalidVideoError) as exc:
+                        failed[sample.id] = str(exc)
+                        continue
+                    finally:
+                        sample.release()
+                pending[sample.id] = pool.submit(_worker_score, sample.id)
+            for sample_id, future in tqdm(pending.items(), desc=f"bench {scorer.model.name}", unit="sample",
+                                          file=sys.stderr, disable=not config.progress):
+                rows[sample_id], timing = future.result()
+                for name, value in timing.items():
+                    setattr(scorer.timing, name, getattr(scorer.timing, name) + value)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)  # an interrupted run leaves no queued samples
+            raise
     return [rows[sample.id] if sample.id in rows else sample_row(sample, failed[sample.id]) for sample in samples]
 
 

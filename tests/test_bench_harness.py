@@ -370,3 +370,24 @@ def test_scoring_in_worker_processes_gives_the_same_rows(tmp_path, monkeypatch, 
     with pytest.raises(ValueError, match="tracker must be the one the configuration names"):
         run_benchmark(RunConfig(suite=suite.path, model="oracle", out=tmp_path / "x", progress=False, workers=2),
                       tracker=CountingTracker(fb_threshold_px=2.0))
+
+
+def test_an_interrupted_run_with_workers_writes_no_results(tmp_path, monkeypatch, suite):
+    module = _write_module(tmp_path, monkeypatch, """
+        import numpy as np
+
+        calls = []
+
+        def generate(image, trajectories, num_frames, fps):
+            calls.append(1)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+            return np.repeat(image[None], num_frames, 0)
+        """, name="interrupted_adapter")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(RunConfig(suite=suite.path, model=f"{module}:generate", out=tmp_path / "out", progress=False,
+                                cache_dir=tmp_path / "cache", tracker="lk", tracker_config={"window_px": 9},
+                                workers=2))
+    assert not (tmp_path / "out" / "samples.parquet").exists() and not (tmp_path / "out" / "summary.json").exists()
+
