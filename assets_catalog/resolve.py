@@ -13,8 +13,9 @@ from pathlib import Path
 
 from assets_catalog.asset_info import info_for_file
 from assets_catalog.builtin import BUILTIN_SCHEME, export_builtin, get_builtin
-from assets_catalog.files import asset_sha256, check_supported, sha256_file
+from assets_catalog.files import asset_sha256, check_supported
 from assets_catalog.licenses import UNKNOWN
+from common.hashing import sha256_file
 
 BUILTIN_UID_PREFIX = "builtin-"
 

@@ -212,7 +212,7 @@ def bench_generation(pipe, frames: int, height: int, width: int, steps: int, dev
     import torch
     from diffusers import StableVideoDiffusionPipeline
 
-    from posetraj.conditioning import Trajectories
+    from common.trajectories import Trajectories
 
     image = PIL.Image.fromarray((np.random.default_rng(0).random((height, width, 3)) * 255).astype(np.uint8))
     xs = np.linspace(0.2 * width, 0.8 * width, frames)

@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from render.clip_io import load_clip  # noqa: E402
+from common.clip_format import load_clip  # noqa: E402
 from render.pipeline import render_clip  # noqa: E402
 from render.spec import PRESETS, make_clip_spec  # noqa: E402
 

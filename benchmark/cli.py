@@ -91,12 +91,6 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     add_trackers_arguments(sub.add_parser("trackers", help="measure tracker quality on rendered clips"))
 
 
-def _progress(iterable):
-    from tqdm import tqdm
-
-    return tqdm(iterable, desc="render", unit="clip", file=sys.stderr)
-
-
 def _build_suite(args: argparse.Namespace) -> int:
     if args.kind == "posetraj-synth":
         from benchmark.suite_build import SynthSuiteConfig, build_synth_suite
@@ -105,7 +99,7 @@ def _build_suite(args: argparse.Namespace) -> int:
                                   num_frames=args.frames or 24, fps=args.fps or 5.0,
                                   samples_per_pixel=args.samples_per_pixel, name=args.name or "posetraj-synth")
         suite = build_synth_suite(args.out, config, catalog=args.catalog, render_root=args.render_root,
-                                  overwrite=args.overwrite, progress=_progress)
+                                  overwrite=args.overwrite, progress=True)
     else:
         if args.source is None:
             raise ValueError(f"--kind {args.kind} needs --source FOLDER")

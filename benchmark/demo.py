@@ -3,12 +3,11 @@ score the three baselines with the default tracker and write the leaderboard pag
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 
-from assets_catalog.files import write_json_atomic
+from common.atomic import write_json_atomic
 
 BASELINE_MODELS = ("oracle", "static", "translate")
 
@@ -19,8 +18,6 @@ def run_demo(out_dir: str | Path, *, num_samples: int = 8, width: int = 288, hei
     """Render (or reuse) the suite's clips under ``out_dir/renders``, build ``out_dir/suite``, score the
     baselines into ``out_dir/results/<model>`` and write ``out_dir/leaderboard``; returns the summary
     (also written to ``out_dir/demo_summary.json``)."""
-    from tqdm import tqdm
-
     from benchmark.harness import RunConfig, run_benchmark
     from benchmark.leaderboard import write_leaderboard
     from benchmark.suite_build import SynthSuiteConfig, build_synth_suite
@@ -31,10 +28,7 @@ def run_demo(out_dir: str | Path, *, num_samples: int = 8, width: int = 288, hei
     config = SynthSuiteConfig(num_samples=num_samples, seed=seed, width=width, height=height, num_frames=num_frames,
                               samples_per_pixel=samples_per_pixel, name="posetraj-synth-demo")
 
-    def bar(items):
-        return tqdm(items, desc="render suite", unit="clip", file=sys.stderr, disable=not progress)
-
-    suite = build_synth_suite(out / "suite", config, render_root=out / "renders", overwrite=True, progress=bar)
+    suite = build_synth_suite(out / "suite", config, render_root=out / "renders", overwrite=True, progress=progress)
     render_s = time.perf_counter() - started
     results = {}
     for model in BASELINE_MODELS:

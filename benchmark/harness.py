@@ -13,13 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
-from assets_catalog.files import write_json_atomic
 from benchmark.cache import ArrayCache, array_sha256, content_key
 from benchmark.models import GenerationError, Model, resolve_model
 from benchmark.pose_tracking import PoseTrackingConfig
 from benchmark.suite import Sample, Suite, SuiteError, load_suite
-from benchmark.trajectory_json import TrajectoryFormatError
 from benchmark.video_check import InvalidVideoError, validate_video
+from common.atomic import write_json_atomic
+from common.clip_format import ClipFormatError
+from common.trajectories import TrajectoryFormatError
+from common.video import VideoDecodeError
 
 RESULTS_SCHEMA_VERSION = 1
 SAMPLES_FILE = "samples.parquet"
@@ -107,9 +109,7 @@ class Scorer:
         except (GenerationError, InvalidVideoError, SuiteError, TrajectoryFormatError) as exc:
             raise GenerationError(str(exc)) from None
         except Exception as exc:  # noqa: BLE001 - a model's own failure is reported per sample
-            from render.clip_io import ClipFormatError
-
-            if isinstance(exc, ClipFormatError):
+            if isinstance(exc, (ClipFormatError, VideoDecodeError)):
                 raise GenerationError(f"sample {sample.id}: {exc}") from None
             raise GenerationError(f"sample {sample.id}: model raised {type(exc).__name__}: {exc}") from None
         finally:
@@ -445,7 +445,7 @@ def _set_metrics(config: RunConfig, generated: list[np.ndarray], references: lis
         return out
     if len(generated) < 2:
         raise SuiteError("FID / FVD need at least 2 scored samples with a ground-truth video")
-    from assets_catalog.files import sha256_file
+    from common.hashing import sha256_file
     from benchmark.metrics.feature_nets import fid, fvd, load_torchscript
 
     if config.fid_weights:

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.harness import HIGHER_IS_BETTER, SAMPLES_FILE, SUMMARY_FILE
-from assets_catalog.files import write_json_atomic
+from common.atomic import write_json_atomic
+from common.trajectories import Trajectories, select_frames
 
 LEADERBOARD_SCHEMA_VERSION = 1
 # (key, header, format) of the main table, in order
@@ -197,22 +198,14 @@ def _preview_video(entry: Entry, row: dict, sample) -> np.ndarray | None:
     return validate_video(model.generate_for(sample), sample.id, sample.num_frames, sample.width, sample.height)[0]
 
 
-def draw_trajectories(frames: np.ndarray, conditioning: np.ndarray, tracked: np.ndarray, scale: int) -> np.ndarray:
-    """Frames upscaled by ``scale`` with the conditioning path (green) and the tracked path (red) drawn
-    up to the current frame."""
-    import cv2
+def draw_trajectories(frames: np.ndarray, conditioning: Trajectories, tracked: Trajectories, scale: int) -> np.ndarray:
+    """Frames upscaled by ``scale`` with the conditioning paths (green) and the tracked paths (red) drawn
+    up to the current frame (the shared trajectory overlay, common.drawing)."""
+    from common.drawing import draw_trajectory_overlay, upscale_nearest
 
-    out = []
-    for t, frame in enumerate(frames):
-        img = cv2.resize(frame, (frame.shape[1] * scale, frame.shape[0] * scale), interpolation=cv2.INTER_NEAREST)
-        for path, colour in ((conditioning, (40, 220, 60)), (tracked, (230, 40, 40))):
-            for traj in path:
-                pts = np.round((traj[: t + 1] + 0.5) * scale - 0.5).astype(np.int32)
-                if len(pts) > 1:
-                    cv2.polylines(img, [pts.reshape(-1, 1, 2)], False, colour, 2, cv2.LINE_AA)
-                cv2.circle(img, tuple(int(v) for v in pts[-1]), 3, colour, -1, cv2.LINE_AA)
-        out.append(img)
-    return np.stack(out)
+    big = upscale_nearest(frames, scale)
+    big = draw_trajectory_overlay(big, conditioning, colors=(40, 220, 60))
+    return draw_trajectory_overlay(big, tracked, colors=(230, 40, 40))
 
 
 def write_gif(path: Path, frames: np.ndarray, fps: float) -> None:
@@ -247,12 +240,12 @@ def _previews(entries: list[Entry], out: Path, max_samples: int) -> str:
             if frames is None:
                 figures.append(f"<figure><figcaption>{html.escape(entry.model)}: video not available</figcaption></figure>")
                 continue
-            tracked = json.loads(row["tracked_trajectories"])
-            tracked_arr = np.array([tracked[i] for i in sample.trajectories.ids])
-            cond = sample.trajectories.points[:, : sample.num_frames]
+            size = (sample.width, sample.height)
+            tracked = Trajectories.from_dict(json.loads(row["tracked_trajectories"]), size)
+            cond = select_frames(sample.trajectories, sample.num_frames)
             scale = max(1, int(round(256 / max(sample.width, sample.height))))
             name = f"{index:02d}_{sample_id}.gif"
-            write_gif(media / name, draw_trajectories(frames, cond, tracked_arr, scale), sample.fps)
+            write_gif(media / name, draw_trajectories(frames, cond, tracked, scale), sample.fps)
             figures.append(f'<figure><img src="media/{html.escape(name)}" alt="{html.escape(entry.model)} on '
                            f'{html.escape(sample_id)}"><figcaption>{html.escape(entry.model)} · ObjMC '
                            f'{row["objmc"]:.2f}</figcaption></figure>')

@@ -93,7 +93,7 @@ def _load_callable(spec: str) -> Callable:
 
 def video_folder_model(folder: Path) -> Model:
     """Pre-generated videos, one per sample id."""
-    from render.clip_io import read_video
+    from common.video import read_video
 
     def generate_for(sample: Sample) -> object:
         for candidate in (folder / f"{sample.id}.mp4", folder / f"{sample.id}.gif", folder / f"{sample.id}.webm"):

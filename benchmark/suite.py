@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assets_catalog.files import write_json_atomic
-from benchmark.trajectory_json import TrajectorySet, load_trajectory_json
+from common.atomic import write_json_atomic
+from common.trajectories import Trajectories, read_trajectory_json
 
 SUITE_SCHEMA_VERSION = 1
 MANIFEST_NAME = "suite.json"
@@ -92,9 +92,9 @@ class Sample:
             raise SuiteError(f"sample {self.id}: cannot read image {path} ({exc})") from None
 
     @cached_property
-    def trajectories(self) -> TrajectorySet:
+    def trajectories(self) -> Trajectories:
         """Conditioning trajectories, validated (already outlier-filtered when the suite was built)."""
-        return load_trajectory_json(self._path("trajectories"), outliers="keep")
+        return read_trajectory_json(self._path("trajectories"), (self.width, self.height), outliers="keep")
 
     def clip(self):
         """The rendered ground-truth clip (posetraj-synth only), or None."""
@@ -102,7 +102,7 @@ class Sample:
         if path is None:
             return None
         if "clip" not in self._memo:
-            from render.clip_io import load_clip
+            from common.clip_format import load_clip
 
             self._memo["clip"] = load_clip(path)
         return self._memo["clip"]
@@ -113,19 +113,12 @@ class Sample:
         clip = self.clip()
         if clip is None:
             raise SuiteError(f"sample {self.id} has no ground-truth clip")
-        cache = self._memo.setdefault("arrays", {})
-        missing = [k for k in keys if k not in cache]
-        if missing:
-            from render.clip_io import ANNOTATIONS_NAME
+        from common.clip_format import ClipFormatError
 
-            path = clip.path / ANNOTATIONS_NAME
-            try:
-                with np.load(path, allow_pickle=False) as data:
-                    for key in missing:
-                        cache[key] = data[key]
-            except (OSError, KeyError, ValueError) as exc:
-                raise SuiteError(f"{path}: cannot read {missing} ({exc})") from None
-        return {k: cache[k] for k in keys}
+        try:
+            return clip.arrays(*keys)
+        except ClipFormatError as exc:
+            raise SuiteError(f"sample {self.id}: {exc}") from None
 
     def reference_frames(self) -> np.ndarray | None:
         """(T, H, W, 3) ground-truth video frames (first ``num_frames``), or None when there is none."""
@@ -138,7 +131,7 @@ class Sample:
         if clip is not None:
             frames = clip.frames()
         elif self.record.get("reference_video"):
-            from render.clip_io import read_video
+            from common.video import read_video
 
             frames = read_video(self._path("reference_video"))
         else:
@@ -202,17 +195,6 @@ def load_suite(path: str | Path) -> Suite:
     if not samples:
         raise SuiteError(f"{path}: the suite has no samples")
     return Suite(path=path, manifest=manifest, samples=samples)
-
-
-def hash_files(paths: list[Path]) -> str:
-    """sha256 over the names and bytes of files (directories: every file inside, sorted)."""
-    digest = hashlib.sha256()
-    for path in paths:
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        for f in files:
-            digest.update(str(f.relative_to(path.parent)).encode())
-            digest.update(hashlib.sha256(f.read_bytes()).digest())
-    return digest.hexdigest()
 
 
 def finish_suite(out: Path, manifest: dict) -> Suite:

@@ -5,17 +5,18 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from assets_catalog.files import write_json_atomic
-from benchmark.suite import SUITE_SCHEMA_VERSION, Suite, SuiteError, finish_suite, hash_files, load_suite
-from benchmark.trajectory_json import TrajectoryFormatError, load_trajectory_json
+from common.atomic import write_json_atomic
+from benchmark.suite import SUITE_SCHEMA_VERSION, Suite, SuiteError, finish_suite, load_suite
+from common.hashing import sha256_tree
+from common.trajectories import TrajectoryFormatError, read_trajectory_json, write_trajectory_json
+from common.video import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".avi", ".gif")
 
 
@@ -74,12 +75,13 @@ def conditioning_point_index(annotations: dict[str, np.ndarray]) -> int:
 
 def clip_sample_record(tmp: Path, clip_dir: Path, sample_id: str) -> dict:
     """Copy one rendered clip into a suite under construction and return its manifest record."""
-    from render.clip_io import load_clip
+    from common.clip_format import load_clip
+    from render.trajectories import TRANSLATION_ONLY
 
     from benchmark.metrics.pose import geodesic_deg
 
     clip = load_clip(clip_dir)
-    ann = clip.annotations
+    ann = clip.arrays("mask", "tracks_2d", "tracks_visible", "cam_w2c", "obj_to_world")
     base = tmp / "samples" / sample_id
     base.mkdir(parents=True)
     shutil.copytree(clip_dir, base / "clip")
@@ -90,8 +92,6 @@ def clip_sample_record(tmp: Path, clip_dir: Path, sample_id: str) -> dict:
     write_json_atomic(base / "trajectories.json", {"1": track.tolist()})
     o2c = np.einsum("tij,tjk->tik", ann["cam_w2c"], ann["obj_to_world"])[:, :3, :3]
     family = clip.meta.get("trajectory", {}).get("name", "unknown")
-    from render.trajectories import TRANSLATION_ONLY
-
     width, height = clip.size
     rel = f"samples/{sample_id}"
     return {
@@ -101,7 +101,7 @@ def clip_sample_record(tmp: Path, clip_dir: Path, sample_id: str) -> dict:
         "pose_mode": clip.meta.get("trajectory", {}).get("pose_mode"),
         "asset": clip.meta.get("asset", {}).get("uid") or clip.meta.get("asset", {}).get("path"),
         "num_frames": clip.num_frames,
-        "fps": float(clip.meta["fps"]),
+        "fps": clip.fps,
         "width": width,
         "height": height,
         "image": f"{rel}/image.png",
@@ -110,7 +110,7 @@ def clip_sample_record(tmp: Path, clip_dir: Path, sample_id: str) -> dict:
         "reference_video": None,
         "conditioning_track_index": index,
         "rotation_angle_deg": float(geodesic_deg(o2c, o2c[:1]).max()),
-        "content_sha256": hash_files([base]),
+        "content_sha256": sha256_tree([base]),
     }
 
 
@@ -189,38 +189,29 @@ def plan_synth_suite(assets: list[str], config: SynthSuiteConfig, attempt: int =
 
 
 def build_synth_suite(out: str | Path, config: SynthSuiteConfig, *, catalog: str | Path | None = None,
-                      render_root: str | Path | None = None, overwrite: bool = False,
-                      progress: Callable[[Iterable], Iterable] = lambda x: x) -> Suite:
-    """Render (or reuse) the planned clips under ``render_root`` and assemble the suite at ``out``.
+                      render_root: str | Path | None = None, overwrite: bool = False, progress: bool = False) -> Suite:
+    """Render (or reuse) the planned clips under ``render_root`` through the dataset driver
+    (:func:`render.dataset.render_dataset`) and assemble the suite at ``out``.
 
     A slot whose trajectory draw cannot be framed by the camera (``out_of_frame``) is redrawn with the
-    next attempt's seed, up to 5 times, deterministically."""
+    next attempt's plan (:func:`plan_synth_suite`), up to 4 times, deterministically."""
     from dataclasses import asdict
 
-    from render.errors import RenderError
-    from render.pipeline import render_clip
+    from render.dataset import render_dataset
 
     out = Path(out)
     render_root = Path(render_root) if render_root else out.parent / f"{out.name}-renders"
     assets = benchmark_assets(catalog)
     plans = [plan_synth_suite(assets, config, attempt) for attempt in range(MAX_RENDER_ATTEMPTS)]
-    clips, clip_ids, redraws = [], [], {}
-    for slot in progress(range(config.num_samples)):
-        for attempt in range(MAX_RENDER_ATTEMPTS):
-            spec = plans[attempt][slot]
-            try:
-                clips.append(render_clip(spec, render_root))
-            except RenderError as exc:
-                if exc.code != "out_of_frame" or attempt == MAX_RENDER_ATTEMPTS - 1:
-                    raise
-                continue
-            clip_ids.append(spec.clip_id)
-            if attempt:
-                redraws[spec.clip_id] = attempt
-            break
+    slot_of = {spec.clip_id: slot for slot, spec in enumerate(plans[0])}
+    report = render_dataset(plans[0], render_root, redraws_out_of_frame=MAX_RENDER_ATTEMPTS - 1,
+                            redraw=lambda spec, attempt: plans[attempt][slot_of[spec.clip_id]],
+                            progress=progress, desc="render suite", stop_on_failure=True)
+    clip_ids = [spec.clip_id for spec in report.final]
     build_config = asdict(config) | {"catalog": None if catalog is None else str(catalog),
-                                     "clip_ids": clip_ids, "redrawn": redraws}
-    return build_suite_from_clips(out, clips, name=config.name, build_config=build_config, overwrite=overwrite)
+                                     "clip_ids": clip_ids, "redrawn": report.redrawn}
+    return build_suite_from_clips(out, [render_root / c for c in clip_ids], name=config.name,
+                                  build_config=build_config, overwrite=overwrite)
 
 
 def _find_media(src: Path, stem: str) -> tuple[Path | None, Path | None]:
@@ -251,7 +242,7 @@ def build_folder_suite(src: str | Path, out: str | Path, *, kind: str = "custom"
     """
     from PIL import Image
 
-    from render.clip_io import read_video, write_video
+    from common.video import read_frames_dir, read_video, write_video
 
     src, out = Path(src), Path(out)
     if kind not in ("real", "custom"):
@@ -269,14 +260,13 @@ def build_folder_suite(src: str | Path, out: str | Path, *, kind: str = "custom"
                 raise SuiteError(f"{src}: sample {sample_id} has trajectories but no image, frames folder or video")
             reference = None
             if video_path is not None and video_path.is_dir():
-                reference = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in
-                                      sorted(q for q in video_path.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES)])
+                reference = read_frames_dir(video_path, IMAGE_SUFFIXES)
             elif video_path is not None:
                 reference = read_video(video_path)
             first = reference[0] if reference is not None else np.asarray(Image.open(image_path).convert("RGB"))
             height, width = first.shape[:2]
             try:
-                traj = load_trajectory_json(traj_path, width=width, height=height, outliers=outliers, margin=margin)
+                traj = read_trajectory_json(traj_path, (width, height), outliers=outliers, margin=margin)
             except TrajectoryFormatError as exc:
                 if "every trajectory is an outlier" in str(exc):
                     skipped.append({"id": sample_id, "reason": str(exc)})
@@ -291,8 +281,7 @@ def build_folder_suite(src: str | Path, out: str | Path, *, kind: str = "custom"
             base = tmp / "samples" / sample_id
             base.mkdir(parents=True)
             _save_png(base / "image.png", first)
-            write_json_atomic(base / "trajectories.json",
-                              {i: p[:num_frames].tolist() for i, p in zip(traj.ids, traj.points)})
+            write_trajectory_json(base / "trajectories.json", traj, num_frames)
             rel = f"samples/{sample_id}"
             if reference is not None:
                 even = reference[:num_frames, : height - height % 2, : width - width % 2]
@@ -304,7 +293,7 @@ def build_folder_suite(src: str | Path, out: str | Path, *, kind: str = "custom"
                 "width": width, "height": height, "image": f"{rel}/image.png",
                 "trajectories": f"{rel}/trajectories.json", "clip": None,
                 "reference_video": f"{rel}/reference.mp4" if reference is not None else None,
-                "dropped_trajectories": list(traj.dropped), "content_sha256": hash_files([base]),
+                "dropped_trajectories": list(traj.dropped), "content_sha256": sha256_tree([base]),
             })
         if not records:
             raise SuiteError(f"{src}: no usable samples ({len(skipped)} skipped)")

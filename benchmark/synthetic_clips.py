@@ -62,7 +62,7 @@ def render_synthetic_clip(out_root: str | Path, clip_id: str, config: SyntheticC
     """Write one synthetic clip (with its DONE marker) and return its directory."""
     import cv2
 
-    from render.clip_io import write_clip
+    from common.clip_format import write_clip
 
     rng = np.random.default_rng(config.seed)
     W, H, T = config.width, config.height, config.num_frames

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from assets_catalog.files import write_json_atomic
+from common.atomic import write_json_atomic
 from benchmark.tapvid import TAPVID_SIZE, TapVidMetrics, average_metrics, first_visible_queries, rescale_points, tapvid_metrics
 
 REPORT_SCHEMA_VERSION = 1
@@ -44,7 +44,7 @@ class ClipData:
 
 def read_dataset(dataset: Path) -> list[ClipData]:
     """Every complete clip under ``dataset`` (or ``dataset`` itself when it is one clip)."""
-    from render.clip_io import is_complete_clip, iter_clips, load_clip
+    from common.clip_format import is_complete_clip, iter_clips, load_clip
 
     dataset = Path(dataset)
     if not dataset.is_dir():

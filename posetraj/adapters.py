@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import PIL.Image
 
-from posetraj.conditioning import Trajectories
+from common.trajectories import Trajectories
 from posetraj.inference import GenerationSettings
 
 
@@ -87,9 +87,7 @@ def as_trajectories(trajectories: Any, size: tuple[int, int]) -> Trajectories:
     if isinstance(trajectories, Trajectories):
         return trajectories
     if isinstance(trajectories, dict):
-        if not trajectories:
-            raise ValueError("trajectories: empty dict")
-        trajectories = np.stack([np.asarray(v, dtype=np.float64) for v in trajectories.values()], axis=1)
+        return Trajectories.from_dict(trajectories, size, source="trajectories")
     return Trajectories.from_array(np.asarray(trajectories, dtype=np.float64), size)
 
 

@@ -7,7 +7,7 @@ the colour of one face so that the box orientation is unambiguous in a single fr
 * the four edges along x: green on the top (+Z) face, yellow on the bottom (-Z) face.
 
 Left and right then follow from handedness. Edges are drawn back-face first and front face last,
-anti-aliased (posetraj.drawing).
+anti-aliased (common.drawing).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from posetraj.drawing import draw_segment
+from common.drawing import draw_segment
 
 BOX_EDGES: tuple[tuple[int, int], ...] = (
     (0, 4), (1, 5), (2, 6), (3, 7),  # along x
@@ -68,29 +68,20 @@ def draw_box_wireframe(
 
 
 def draw_clip_boxes(clip_dir: str | Path, frames: np.ndarray | None = None, line_width: float = 2.0) -> np.ndarray:
-    """A clip's stage-1 frames: its ``bbox_corners_2d`` drawn into ``frames`` (default: the clip's rgb.mp4).
+    """A clip's stage-1 frames: its ``bbox_corners_2d`` drawn into ``frames`` (default: the clip's own).
 
-    Edges with a corner behind the camera are skipped. Returns (T, H, W, 3) uint8.
+    The clip is read through the clip reader (docs/clip_format.md; a clip still being assembled, without
+    its marker, is accepted). Edges with a corner behind the camera are skipped. Returns (T, H, W, 3) uint8.
     """
-    if frames is None:
-        from posetraj.video_io import read_video
+    from common.clip_format import load_clip
 
-        frames = read_video(Path(clip_dir) / "rgb.mp4")
-    path = Path(clip_dir) / "annotations.npz"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no annotations.npz in the clip directory")
-    with np.load(path, allow_pickle=False) as ann:
-        version = int(ann["schema_version"]) if "schema_version" in ann else None
-        if version != 1:
-            raise ValueError(f"{path}: unsupported annotations schema_version {version} (expected 1)")
-        corners = ann["bbox_corners_2d"]
-        in_front = None
-        if "bbox_corners_world" in ann and "cam_w2c" in ann:
-            world = ann["bbox_corners_world"]
-            w2c = ann["cam_w2c"]
-            cam_z = np.einsum("tij,tkj->tki", w2c[:, :3, :3], world)[..., 2] + w2c[:, None, 2, 3]
-            in_front = cam_z > 0
+    clip = load_clip(Path(clip_dir), require_marker=False)
+    if frames is None:
+        frames = clip.frames()
+    ann = clip.arrays("bbox_corners_2d", "bbox_corners_world", "cam_w2c")
+    corners, world, w2c = ann["bbox_corners_2d"], ann["bbox_corners_world"], ann["cam_w2c"]
+    in_front = np.einsum("tij,tkj->tki", w2c[:, :3, :3], world)[..., 2] + w2c[:, None, 2, 3] > 0
     if corners.shape[0] < frames.shape[0]:
-        raise ValueError(f"{path}: {corners.shape[0]} box frames for {frames.shape[0]} video frames")
+        raise ValueError(f"{clip.annotations_path}: {corners.shape[0]} box frames for {frames.shape[0]} video frames")
     count = frames.shape[0]
-    return draw_box_wireframe(frames, corners[:count], line_width, None if in_front is None else in_front[:count])
+    return draw_box_wireframe(frames, corners[:count], line_width, in_front[:count])

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from posetraj.trajectory_io import CLIP_KEYS
+from common.trajectories import CLIP_KEYS
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -57,9 +57,9 @@ def run(args: argparse.Namespace) -> int:
     import PIL.Image
 
     from posetraj.inference import GenerationSettings, generate_video, load_pipeline
-    from posetraj.overlay import draw_trajectory_overlay
-    from posetraj.trajectory_io import load_trajectories
-    from posetraj.video_io import write_mp4
+    from common.drawing import draw_trajectory_overlay
+    from common.trajectories import load_trajectories
+    from common.video import write_mp4
 
     start = time.perf_counter()
     if not args.image.is_file():

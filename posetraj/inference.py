@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import PIL.Image
 
-from posetraj.conditioning import Trajectories
+from common.trajectories import Trajectories
 
 DTYPES = ("fp32", "fp16", "bf16")
 

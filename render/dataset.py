@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from assets_catalog.files import write_json_atomic
-from render.clip_io import is_complete_clip
+from common.atomic import write_json_atomic
+from common.clip_format import is_complete_clip
 from render.errors import RenderError
 from render.spec import ClipSpec, make_clip_spec
 from render.trajectories import sample_trajectory_spec
@@ -23,6 +23,8 @@ class DatasetReport:
     rendered: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    final: list[ClipSpec] = field(default_factory=list)  # per planned clip, the spec rendered (maybe redrawn)
+    redrawn: dict[str, int] = field(default_factory=dict)  # final clip id -> attempt that rendered it
 
     @property
     def clips(self) -> list[str]:
@@ -81,44 +83,75 @@ def redraw_trajectory(spec: ClipSpec, attempt: int) -> ClipSpec:
     return replace(spec, trajectory=redrawn, clip_id="")
 
 
+Redraw = Callable[[ClipSpec, int], ClipSpec]
+
+
+@dataclass(frozen=True)
+class ClipOutcome:
+    """How one planned clip ended: the spec last tried, its directory (None on failure), whether it was
+    already complete, the redraw attempt that rendered it, and the error of a failure."""
+
+    spec: ClipSpec
+    path: Path | None
+    skipped: bool = False
+    attempt: int = 0
+    error: RenderError | None = None
+
+
+def render_with_redraws(spec: ClipSpec, out_root: Path, *, max_redraws: int = 0,
+                        redraw: Redraw = redraw_trajectory) -> ClipOutcome:
+    """Render ``spec`` (or find it complete) into ``out_root``; while its object would leave the frame, try
+    ``redraw(spec, attempt)`` for attempts 1 .. ``max_redraws``. The framing check runs before path
+    tracing, so a retry costs a fraction of a second. Failures come back in the outcome, not raised."""
+    from render.pipeline import render_clip
+
+    planned = spec
+    for attempt in range(max_redraws + 1):
+        if attempt:
+            spec = redraw(planned, attempt)
+        final = Path(out_root) / spec.clip_id
+        if is_complete_clip(final):
+            return ClipOutcome(spec, final, skipped=True, attempt=attempt)
+        try:
+            return ClipOutcome(spec, render_clip(spec, out_root), attempt=attempt)
+        except RenderError as exc:
+            if exc.code != "out_of_frame" or attempt == max_redraws:
+                return ClipOutcome(spec, None, attempt=attempt, error=exc)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def render_dataset(
-    specs: Sequence[ClipSpec], out_root: Path, *, redraws_out_of_frame: int = 0, progress: bool = True,
+    specs: Sequence[ClipSpec], out_root: Path, *, redraws_out_of_frame: int = 0, redraw: Redraw = redraw_trajectory,
+    progress: bool = True, desc: str = "render", stop_on_failure: bool = False,
     manifest_path: Path | None = None, manifest_extra: dict | None = None,
 ) -> DatasetReport:
     """Render each spec into ``out_root`` (finished clips are skipped) and write ``dataset.json`` (or
     ``manifest_path``, with ``manifest_extra`` fields: a farm shard's own manifest).
 
-    With ``redraws_out_of_frame > 0``, a clip whose object would leave the frame is retried with the
-    trajectory's parameters drawn again (see :func:`redraw_trajectory`) up to that many times; the framing
-    check runs before path tracing, so a retry costs a fraction of a second.
+    The one driver of many clips: ``posetraj dataset``, farm shards and the benchmark's suite builder all
+    render through it. A clip whose object would leave the frame is retried with ``redraw(spec, attempt)``
+    up to ``redraws_out_of_frame`` times (default: the trajectory's parameters drawn again, see
+    :func:`redraw_trajectory`). Failures are recorded and the rest goes on, unless ``stop_on_failure``.
     """
     from tqdm import tqdm
-
-    from render.pipeline import render_clip
 
     out_root = Path(out_root)
     out_root.mkdir(parents=True, exist_ok=True)
     report = DatasetReport(root=out_root)
-    final_specs = []
-    bar = tqdm(specs, desc="render", unit="clip", disable=not progress, file=sys.stderr)
+    bar = tqdm(specs, desc=desc, unit="clip", disable=not progress, file=sys.stderr)
     for spec in bar:
-        for attempt in range(redraws_out_of_frame + 1):
-            if attempt:
-                spec = redraw_trajectory(spec, attempt)
-            bar.set_postfix_str(spec.clip_id[:40])
-            if is_complete_clip(out_root / spec.clip_id):
-                report.skipped.append(spec.clip_id)
-                break
-            try:
-                render_clip(spec, out_root)
-            except RenderError as exc:
-                if exc.code == "out_of_frame" and attempt < redraws_out_of_frame:
-                    continue
-                report.failed[spec.clip_id] = str(exc)
-                bar.write(f"failed {spec.clip_id}: {exc}", file=sys.stderr)
-                break
-            report.rendered.append(spec.clip_id)
-            break
-        final_specs.append(spec)
-    _write_manifest(manifest_path or out_root / MANIFEST_NAME, specs, final_specs, report, manifest_extra)
+        bar.set_postfix_str(spec.clip_id[:40])
+        outcome = render_with_redraws(spec, out_root, max_redraws=redraws_out_of_frame, redraw=redraw)
+        clip_id = outcome.spec.clip_id
+        if outcome.error is not None:
+            if stop_on_failure:
+                raise outcome.error
+            report.failed[clip_id] = str(outcome.error)
+            bar.write(f"failed {clip_id}: {outcome.error}", file=sys.stderr)
+        else:
+            (report.skipped if outcome.skipped else report.rendered).append(clip_id)
+            if outcome.attempt:
+                report.redrawn[clip_id] = outcome.attempt
+        report.final.append(outcome.spec)
+    _write_manifest(manifest_path or out_root / MANIFEST_NAME, specs, report.final, report, manifest_extra)
     return report

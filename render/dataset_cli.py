@@ -205,7 +205,7 @@ def _follow(plan, out: Path, processes: list[subprocess.Popen], progress: bool, 
 
     from tqdm import tqdm
 
-    from render.clip_io import is_complete_clip
+    from common.clip_format import is_complete_clip
 
     with tqdm(total=len(plan.specs), desc="render", unit="clip", disable=not progress, file=sys.stderr) as bar:
         while True:

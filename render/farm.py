@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from assets_catalog.files import write_json_atomic
-from render.clip_io import is_complete_clip
+from common.atomic import write_json_atomic
+from common.clip_format import is_complete_clip
 from render.dataset import DATASET_SCHEMA_VERSION, MANIFEST_NAME, DatasetReport, manifest_entry, render_dataset
 from render.errors import RenderError
 from render.spec import ClipSpec

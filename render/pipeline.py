@@ -21,7 +21,7 @@ from render.camera import (
     project_points,
     random_camera,
 )
-from render.clip_io import LOG_NAME, is_complete_clip, write_clip
+from common.clip_format import LOG_NAME, is_complete_clip, write_clip
 from render.errors import RenderError
 from render.groundtruth import (
     GroundTruthSettings,
@@ -229,7 +229,7 @@ def _record_failure(out_root: Path, spec: ClipSpec, error: RenderError, log_path
     import platform
     from datetime import datetime, timezone
 
-    from assets_catalog.files import write_json_atomic
+    from common.atomic import write_json_atomic
 
     log_tail = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
     record = {"schema_version": FAILURE_SCHEMA_VERSION, "clip_id": spec.clip_id, "asset": spec.asset,

@@ -214,7 +214,7 @@ def test_entry_point_adapter(tmp_path, monkeypatch):
 
 
 def test_folder_of_videos_with_corrupt_and_missing_files(tmp_path, suite):
-    from render.clip_io import write_video
+    from common.video import write_video
 
     folder = tmp_path / "videos"
     folder.mkdir()

@@ -13,7 +13,7 @@ from PIL import Image
 from benchmark.suite import MANIFEST_NAME, MARKER_NAME, SUITE_SCHEMA_VERSION, SuiteError, load_suite
 from benchmark.suite_build import build_folder_suite, build_suite_from_clips
 from benchmark.synthetic_clips import SyntheticClipConfig, build_synthetic_suite, render_synthetic_clip
-from benchmark.trajectory_json import TrajectoryFormatError
+from common.trajectories import TrajectoryFormatError
 
 
 @pytest.fixture(scope="module")

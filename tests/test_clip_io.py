@@ -7,15 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from render.clip_io import (
-    ClipFormatError,
-    is_complete_clip,
-    iter_clips,
-    load_clip,
-    read_video,
-    write_clip,
-    write_video,
-)
+from common.clip_format import ClipFormatError, is_complete_clip, iter_clips, load_clip, write_clip
+from common.video import read_video, write_video
 
 T, H, W, N = 3, 16, 24, 5
 
@@ -86,7 +79,7 @@ def test_existing_clip_is_kept(tmp_path):
 
 def test_a_clip_finished_by_another_worker_meanwhile_is_kept(tmp_path, monkeypatch):
     """Two farm workers rendering the same clip: the one that publishes second keeps the first's copy."""
-    import render.clip_io as clip_io
+    import common.clip_format as clip_io
 
     real_write_video = clip_io.write_video
     other_meta = {"fps": 5.0, "num_frames": T, "width": W, "height": H, "writer": "other worker"}

@@ -5,17 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from common.drawing import draw_segment
+from common.trajectories import Trajectories, hide_outliers, rescale, select_frames
 from posetraj.conditioning import (
     ConditioningConfig,
-    Trajectories,
-    drop_off_frame_outliers,
     encode_trajectories,
     gaussian_displacement_maps,
     rasterize_segments,
-    rescale,
-    select_frames,
 )
-from posetraj.drawing import draw_segment
 
 
 def _line(points: list[tuple[float, float]], size=(64, 48)) -> Trajectories:
@@ -57,18 +54,18 @@ def test_rescale_uses_pixel_centre_convention():
     traj = Trajectories.from_array(np.array([[[-0.5, -0.5], [99.5, 49.5], [0.0, 0.0]]]), (100, 50))
     out = rescale(traj, (200, 25))
     np.testing.assert_allclose(out.points[0, 0], [-0.5, -0.5])  # image corner stays the corner
-    np.testing.assert_allclose(out.points[0, 1], [199.5, 24.5])
-    np.testing.assert_allclose(out.points[0, 2], [0.5, -0.25])  # pixel centre 0 -> (0.5*2-0.5, 0.5*0.5-0.5)
+    np.testing.assert_allclose(out.points[1, 0], [199.5, 24.5])
+    np.testing.assert_allclose(out.points[2, 0], [0.5, -0.25])  # pixel centre 0 -> (0.5*2-0.5, 0.5*0.5-0.5)
     assert out.size == (200, 25)
 
 
 def test_off_frame_outliers_are_dropped_explicitly():
     pts = np.array([[[10, 10], [-3, 5], [-1e5, 20], [np.nan, 1]]], dtype=float)
     traj = Trajectories.from_array(pts, (64, 48))
-    assert traj.visible.tolist() == [[True, True, True, False]]  # NaN is invisible from the start
-    kept, dropped = drop_off_frame_outliers(traj, margin=0.1)
+    assert traj.visible.T.tolist() == [[True, True, True, False]]  # NaN is invisible from the start
+    kept, dropped = hide_outliers(traj, margin=0.1)
     assert dropped == 1
-    assert kept.visible.tolist() == [[True, True, False, False]]
+    assert kept.visible.T.tolist() == [[True, True, False, False]]
 
 
 def test_segments_to_dropped_points_are_not_drawn_but_near_off_frame_ones_are_clipped():
@@ -96,8 +93,8 @@ def test_encode_rescales_selects_frames_and_maps_to_unit_range():
 def test_select_frames_pads_missing_frames_as_invisible():
     traj = _line([(1, 1), (2, 2)])
     out = select_frames(traj, 4)
-    assert out.points.shape == (4, 1, 2)
-    assert out.visible[:, 0].tolist() == [True, True, False, False]
+    assert out.points.shape == (1, 4, 2)
+    assert out.visible[0].tolist() == [True, True, False, False]
 
 
 def test_visibility_controls_segments_and_heads():
@@ -124,5 +121,7 @@ def test_gaussian_encoding_carries_displacement():
 def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="shape"):
         Trajectories.from_array(np.zeros((4, 3)), (10, 10))
+    with pytest.raises(ValueError, match="shape"):
+        Trajectories(np.zeros((2, 4, 3)), np.ones((2, 4), bool), (10, 10))
     with pytest.raises(ValueError, match="encoding"):
         ConditioningConfig(encoding="heatmap")

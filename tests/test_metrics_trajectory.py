@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from benchmark.metrics.trajectory import objmc_pooled, trajectory_metrics
-from benchmark.trajectory_json import TrajectoryFormatError, load_trajectory_json, parse_trajectories
+from common.trajectories import TrajectoryFormatError, parse_trajectory_json, read_trajectory_json
 
 
 def test_hand_computed_trajectory_metrics():
@@ -86,22 +86,22 @@ def test_objmc_matches_published_formula_on_real_vipseg_tracks(shared_data):
 
 
 def test_real_json_outlier_policies(shared_data):
-    from benchmark.trajectory_json import outlier_mask
+    from common.trajectories import outlier_points
 
     path = None
     for candidate in sorted((shared_data / "vipseg_cotracker_tracks").glob("*.json")):
-        points = parse_trajectories(json.loads(candidate.read_text()), "x", outliers="keep").points
-        bad = outlier_mask(points, 1920, 1080, 0.1)
+        points = parse_trajectory_json(json.loads(candidate.read_text()), "x", outliers="keep").points
+        bad = outlier_points(points, (1920, 1080), 0.1).any(axis=1)
         if np.abs(points).max() > 20000 and not bad.all():
             path = candidate
             break
     assert path is not None, "the real files contain diverged tracks"
-    kept = load_trajectory_json(path, outliers="keep")
-    dropped = load_trajectory_json(path, width=1920, height=1080, outliers="drop")
+    kept = read_trajectory_json(path, outliers="keep")
+    dropped = read_trajectory_json(path, (1920, 1080), outliers="drop")
     assert len(dropped.dropped) >= 1 and len(dropped.ids) + len(dropped.dropped) == len(kept.ids)
     assert np.abs(dropped.points).max() < 1920 * 1.2
     with pytest.raises(TrajectoryFormatError, match="leave the 1920x1080 frame"):
-        load_trajectory_json(path, width=1920, height=1080, outliers="error")
+        read_trajectory_json(path, (1920, 1080), outliers="error")
 
 
 @pytest.mark.parametrize(
@@ -119,13 +119,13 @@ def test_malformed_trajectory_json_gives_clear_error(tmp_path, text, message):
     path = tmp_path / "bad.json"
     path.write_text(text)
     with pytest.raises(TrajectoryFormatError, match=message) as info:
-        load_trajectory_json(path, outliers="keep")
+        read_trajectory_json(path, outliers="keep")
     assert str(path) in str(info.value)
 
 
 def test_missing_trajectory_file(tmp_path):
     with pytest.raises(TrajectoryFormatError, match="not found"):
-        load_trajectory_json(tmp_path / "absent.json")
+        read_trajectory_json(tmp_path / "absent.json")
 
 
 def test_field_grid_matches_cotracker_layout():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from posetraj.boxes import BOX_EDGES, FACE_COLORS, FACES, draw_box_wireframe, draw_clip_boxes, edge_face
-from posetraj.video_io import write_mp4
+from common.video import write_mp4
 
 
 def _oblique_corners(origin=(30.0, 70.0)) -> np.ndarray:

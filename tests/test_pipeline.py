@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 import PIL.Image  # noqa: E402
 from diffusers import StableVideoDiffusionPipeline  # noqa: E402
 
-from posetraj.conditioning import Trajectories  # noqa: E402
+from common.trajectories import Trajectories  # noqa: E402
 from posetraj.models.controlnet import TrajControlNetModel  # noqa: E402
 from posetraj.pipelines.pipeline_posetraj import PoseTrajPipeline  # noqa: E402
 from posetraj.tiny import tiny_svd_components  # noqa: E402
@@ -89,7 +89,7 @@ def test_trajectories_and_scale_steer_the_trained_controlnet(trained_pipe, compo
     steered = _run(trained_pipe, image, traj)
     assert np.abs(steered - base).max() > 1e-3
     assert np.array_equal(_run(trained_pipe, image, traj, controlnet_scale=0.0), base)
-    reversed_traj = Trajectories(traj.points[::-1].copy(), traj.visible[::-1].copy(), traj.size)
+    reversed_traj = Trajectories(traj.points[:, ::-1].copy(), traj.visible[:, ::-1].copy(), traj.size)
     assert np.abs(_run(trained_pipe, image, reversed_traj) - steered).max() > 1e-4
 
 

@@ -13,7 +13,7 @@ import PIL.Image  # noqa: E402
 
 from posetraj import adapters  # noqa: E402
 from posetraj.cli import main  # noqa: E402
-from posetraj.video_io import read_video  # noqa: E402
+from common.video import read_video  # noqa: E402
 
 pytestmark = pytest.mark.torch
 

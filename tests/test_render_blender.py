@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("bpy", reason="bpy is installed by the 'render' extra, which ./run.sh always installs")
 
-from render.clip_io import is_complete_clip, load_clip  # noqa: E402
+from common.clip_format import is_complete_clip, load_clip  # noqa: E402
 from render.errors import RenderError  # noqa: E402
 from render.pipeline import render_clip  # noqa: E402
 from render.spec import make_clip_spec  # noqa: E402

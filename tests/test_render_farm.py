@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from render.clip_io import MARKER_NAME
+from common.clip_format import MARKER_NAME
 from render.dataset import plan_clips
 from render.dataset_cli import build_parser
 from render.farm import (SHARDS_DIR, DatasetPlan, FarmError, LaunchConfig, Shard, collect, kubernetes_job,

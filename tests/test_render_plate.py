@@ -106,7 +106,7 @@ def test_paper_preset_uses_a_plate():
 
 def _render(spec, root: Path):
     pytest.importorskip("bpy", reason="bpy is installed by the 'render' extra, which ./run.sh always installs")
-    from render.clip_io import load_clip
+    from common.clip_format import load_clip
     from render.pipeline import render_clip
 
     return load_clip(render_clip(spec, root))

@@ -79,7 +79,7 @@ def test_oracle_matches_queries_to_annotated_points() -> None:
 
 def test_oracle_reads_a_clip(tmp_path: Path) -> None:
     from benchmark.synthetic_clips import SyntheticClipConfig, render_synthetic_clip
-    from render.clip_io import load_clip
+    from common.clip_format import load_clip
 
     path = render_synthetic_clip(tmp_path, "c", SyntheticClipConfig(num_frames=5, seed=1))
     clip = load_clip(path)

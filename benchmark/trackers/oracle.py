@@ -8,7 +8,6 @@ Useful for testing the benchmark harness and as an upper bound.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,25 +27,14 @@ class OracleConfig(TrackerConfig):
     tolerance_px: float = 0.5
 
 
-def read_clip_tracks(clip: Path) -> tuple[np.ndarray, np.ndarray, tuple[int, int] | None]:
-    """tracks_2d, tracks_visible and (H, W) of a clip directory (clip format schema version 1)."""
-    annotations = clip / "annotations.npz"
-    if not annotations.is_file():
-        raise FileNotFoundError(f"{annotations}: no annotations.npz (not a rendered clip?)")
-    with np.load(annotations, allow_pickle=False) as data:
-        version = int(data["schema_version"]) if "schema_version" in data.files else None
-        if version != 1:
-            raise ValueError(f"{annotations}: schema_version {version}, this reader knows 1")
-        for key in ("tracks_2d", "tracks_visible"):
-            if key not in data.files:
-                raise ValueError(f"{annotations}: missing {key}")
-        tracks, visible = np.asarray(data["tracks_2d"], np.float32), np.asarray(data["tracks_visible"], bool)
-    size = None
-    meta = clip / "meta.json"
-    if meta.is_file():
-        info = json.loads(meta.read_text())
-        size = (int(info["height"]), int(info["width"]))
-    return tracks, visible, size
+def read_clip_tracks(clip: Path) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """tracks_2d, tracks_visible and (H, W) of a clip directory, through the clip reader."""
+    from common.clip_format import load_clip
+
+    opened = load_clip(Path(clip))
+    arrays = opened.arrays("tracks_2d", "tracks_visible")
+    width, height = opened.size
+    return np.asarray(arrays["tracks_2d"], np.float32), np.asarray(arrays["tracks_visible"], bool), (height, width)
 
 
 class OracleTracker(Tracker):

@@ -28,7 +28,8 @@ from diffusers.pipelines.stable_video_diffusion.pipeline_stable_video_diffusion 
 )
 from diffusers.utils.torch_utils import randn_tensor
 
-from posetraj.conditioning import ConditioningConfig, Trajectories, encode_trajectories
+from common.trajectories import Trajectories
+from posetraj.conditioning import ConditioningConfig, encode_trajectories
 from posetraj.models.controlnet import TrajControlNetModel
 from posetraj.models.time_ids import added_time_ids
 from posetraj.models.unet import ResidualUNet

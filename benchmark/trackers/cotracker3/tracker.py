@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from benchmark.trackers.base import TrackerConfig, Tracker, TrackResult, check_queries, check_video
-from assets_catalog.files import sha256_file
+from common.hashing import sha256_file
 from benchmark.trackers.cotracker3.checkpoint import deterministic_state_dict, load_weights
 from benchmark.trackers.cotracker3.model import OFFLINE_WINDOW, ONLINE_WINDOW, CoTracker3, CoTracker3Architecture
 from benchmark.trackers.cotracker3.predictor import PredictorSettings, predict

@@ -1,4 +1,4 @@
-"""Anti-aliased drawing of thick line segments and discs into float RGB canvases.
+"""Anti-aliased drawing of thick line segments and discs into float RGB canvases, and trajectory overlays.
 
 Coordinates follow docs/conventions.md: ``(x, y)`` = (column, row), pixel centres at integer
 coordinates. A segment of width ``w`` is the set of points within ``w / 2`` of it (a capsule; a
@@ -9,9 +9,13 @@ displacements of the end points, and the colour is composited "over" the canvas.
 
 from __future__ import annotations
 
+import colorsys
 import math
+from collections.abc import Sequence
 
 import numpy as np
+
+from common.trajectories import Trajectories, hide_outliers, rescale
 
 
 def segment_coverage(
@@ -63,3 +67,43 @@ def draw_segment(
 def draw_disc(canvas: np.ndarray, centre: tuple[float, float], radius: float, color: tuple[float, ...]) -> None:
     """Composite an anti-aliased filled disc over ``canvas`` (H, W, C) float, in place."""
     draw_segment(canvas, centre, centre, 2.0 * radius, color)
+
+
+def point_colors(count: int) -> list[tuple[float, float, float]]:
+    """Distinct, fixed RGB colours (0..255) for ``count`` points."""
+    return [tuple(255.0 * c for c in colorsys.hsv_to_rgb((0.61803 * i) % 1.0, 0.9, 1.0)) for i in range(count)]
+
+
+def upscale_nearest(frames: np.ndarray, scale: int) -> np.ndarray:
+    """(T, H, W, C) frames enlarged ``scale`` times by pixel repetition."""
+    if scale == 1:
+        return frames
+    return np.repeat(np.repeat(frames, scale, axis=1), scale, axis=2)
+
+
+def draw_trajectory_overlay(
+    frames: np.ndarray, traj: Trajectories, line_width: float = 2.0,
+    colors: Sequence[tuple[float, float, float]] | tuple[float, float, float] | None = None,
+) -> np.ndarray:
+    """Frames (T, H, W, 3) uint8 with, at frame t, each visible point's path up to t and a dot at t.
+
+    ``traj`` is resized to the frames (the trajectory resize rule) and its outlier points hidden (the
+    outlier rule), as the model's conditioning does. ``colors``: one RGB colour (0..255) for every
+    point, one per point, or None for :func:`point_colors`.
+    """
+    height, width = frames.shape[1:3]
+    scaled, _ = hide_outliers(rescale(traj, (width, height)))
+    if colors is None:
+        colors = point_colors(scaled.num_points)
+    elif len(colors) == 3 and not isinstance(colors[0], (tuple, list)):
+        colors = [tuple(colors)] * scaled.num_points
+    out = frames.astype(np.float32)
+    for t in range(min(frames.shape[0], scaled.num_frames)):
+        for n, color in enumerate(colors):
+            points, visible = scaled.points[n], scaled.visible[n]
+            for k in range(t):
+                if visible[k] and visible[k + 1]:
+                    draw_segment(out[t], tuple(points[k]), tuple(points[k + 1]), line_width, color)
+            if visible[t]:
+                draw_disc(out[t], tuple(points[t]), line_width + 1.0, color)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
