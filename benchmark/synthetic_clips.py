@@ -39,23 +39,12 @@ def _smooth_noise(rng: np.random.Generator, h: int, w: int, cell: int, lo: float
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def _rot_z(angle: float) -> np.ndarray:
-    c, s = np.cos(angle), np.sin(angle)
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-
-
 def _camera(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    f = 1.5 * width
-    K = np.array([[f, 0, (width - 1) / 2], [0, f, (height - 1) / 2], [0, 0, 1.0]])
-    eye, target = np.array([0.0, -3.6, 2.0]), np.array([0.0, 0.0, 0.25])
-    z = (target - eye) / np.linalg.norm(target - eye)
-    x = np.cross(z, [0, 0, 1.0])
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    w2c = np.eye(4)
-    w2c[:3, :3] = np.stack([x, y, z])
-    w2c[:3, 3] = -w2c[:3, :3] @ eye
-    return K, w2c
+    """A fixed camera (render.camera's maths): 54 mm on the 36 mm sensor, 3.6 m behind the origin, 2 m up."""
+    from render.camera import intrinsics_matrix, look_at_w2c
+
+    K = intrinsics_matrix(width, height, lens_mm=54.0)
+    return K, look_at_w2c(np.array([0.0, -3.6, 2.0]), np.array([0.0, 0.0, 0.25]))
 
 
 def render_synthetic_clip(out_root: str | Path, clip_id: str, config: SyntheticClipConfig) -> Path:
@@ -63,6 +52,7 @@ def render_synthetic_clip(out_root: str | Path, clip_id: str, config: SyntheticC
     import cv2
 
     from common.clip_format import write_clip
+    from render.trajectories import rotation_about_z
 
     rng = np.random.default_rng(config.seed)
     W, H, T = config.width, config.height, config.num_frames
@@ -84,7 +74,7 @@ def render_synthetic_clip(out_root: str | Path, clip_id: str, config: SyntheticC
     direction = np.array([np.cos(start_heading), np.sin(start_heading)])
     path_xy = (u[:, None] - 0.5) * config.travel * direction
     o2w = np.tile(np.eye(4), (T, 1, 1))
-    o2w[:, :3, :3] = np.stack([_rot_z(h) for h in heading])
+    o2w[:, :3, :3] = rotation_about_z(heading)
     o2w[:, :2, 3] = path_xy
     o2w[:, 2, 3] = ext[2] / 2
     cam = np.tile(w2c, (T, 1, 1))

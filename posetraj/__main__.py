@@ -1,5 +1,5 @@
 import sys
 
-from posetraj.cli import main
+from posetraj.commands.main import main
 
 sys.exit(main())

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from benchmark.synthetic_clips import build_synthetic_suite
-from posetraj.cli import main
+from posetraj.commands.main import main
 
 
 @pytest.fixture(scope="module")

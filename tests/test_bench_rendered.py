@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from benchmark.demo import BASELINE_MODELS, run_demo
+from posetraj.commands.demo import BASELINE_MODELS, run_demo
 
 pytestmark = [pytest.mark.blender, pytest.mark.slow]
 
@@ -50,7 +50,7 @@ def test_rendered_suite_acceptance(demo):
 
 def test_demo_writes_what_it_reports(demo):
     out, summary, _ = demo
-    from benchmark.demo import format_summary
+    from posetraj.commands.demo import format_summary
 
     text = format_summary(summary)
     assert summary["leaderboard_html"] in text and (out / "leaderboard" / "index.html").is_file()

@@ -13,7 +13,7 @@ import pytest
 import trimesh
 
 from assets_catalog.objaverse_source import ObjaverseMirror, fetch_objects
-from posetraj.cli import main
+from posetraj.commands.main import main
 from test_catalog import REAL_UID, UIDS, make_fake_objaverse, uid_of
 
 

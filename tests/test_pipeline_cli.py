@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 import PIL.Image  # noqa: E402
 
 from posetraj import adapters  # noqa: E402
-from posetraj.cli import main  # noqa: E402
+from posetraj.commands.main import main  # noqa: E402
 from common.video import read_video  # noqa: E402
 
 pytestmark = pytest.mark.torch

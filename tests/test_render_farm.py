@@ -14,7 +14,7 @@ import yaml
 
 from common.clip_format import MARKER_NAME
 from render.dataset import plan_clips
-from render.dataset_cli import build_parser
+from posetraj.commands.dataset import build_parser
 from render.farm import (SHARDS_DIR, DatasetPlan, FarmError, LaunchConfig, Shard, collect, kubernetes_job,
                          load_plan, shard_from_environment, slurm_script, write_plan)
 
@@ -166,7 +166,7 @@ def test_local_workers_render_the_plan_and_a_rerun_renders_nothing(tmp_path: Pat
     pytest.importorskip("bpy", reason="bpy is installed by the 'render' extra, which ./run.sh always installs")
     plan_path = write_plan(_plan(trajectories=("line",), seeds=(0,)), tmp_path / "plan.json")  # 2 clips
     out = tmp_path / "data"
-    command = [sys.executable, "-m", "posetraj.cli", "dataset", "render", "--plan", str(plan_path), "--out", str(out)]
+    command = [sys.executable, "-m", "posetraj", "dataset", "render", "--plan", str(plan_path), "--out", str(out)]
     done = subprocess.run([*command, "--workers", "2"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "dataset: 2 ok, 0 failed, 0 pending" in done.stdout
@@ -200,7 +200,7 @@ def test_ray_runs_one_task_per_shard(tmp_path: Path) -> None:
 
 
 def test_plan_command_writes_a_plan_and_rejects_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from render.dataset_cli import run
+    from posetraj.commands.dataset import run
 
     out = tmp_path / "plan.json"
     args = _cli_args(["plan", "--assets", "builtin:car", "builtin:boat", "--trajectories", "line", "u_turn",

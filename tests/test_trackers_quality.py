@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from posetraj.cli import main
+from posetraj.commands.main import main
 
 
 @pytest.fixture(scope="module")

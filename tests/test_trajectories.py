@@ -1,4 +1,4 @@
-"""Tests for render/trajectories.py: geometry, arc-length timing, pose modes, sampling and validation."""
+"""Trajectory families and pose modes (render/trajectories/): specs, sampling, kinematics."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from render.cli import add_clip_options, clip_options
+from posetraj.commands.render import add_clip_options, clip_options
 from render.errors import RenderError
 
 DEFAULT_TRAJECTORIES = ("half_circle", "s_curve")  # the PoseTraj-10k families
@@ -172,7 +172,7 @@ def _run_local_workers(args: argparse.Namespace, plan) -> int:
     logs.mkdir(parents=True, exist_ok=True)
     workers = []
     for index in range(count):
-        command = [sys.executable, "-m", "posetraj.cli", "dataset", "render", "--plan", str(args.plan),
+        command = [sys.executable, "-m", "posetraj", "dataset", "render", "--plan", str(args.plan),
                    "--out", str(args.out), "--shard-index", str(index), "--num-shards", str(count),
                    "--threads", str(threads), "--no-progress"]
         log = open(logs / f"worker-{index:05d}-of-{count:05d}.log", "w")

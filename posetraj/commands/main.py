@@ -24,13 +24,13 @@ class Subcommand:
 
 
 SUBCOMMANDS: tuple[Subcommand, ...] = (
-    Subcommand("render", "render.cli", "render one clip of an object on a trajectory, with ground truth"),
-    Subcommand("dataset", "render.dataset_cli", "plan a dataset and render it here or on a farm (SLURM, Kubernetes, Ray)"),
-    Subcommand("catalog", "assets_catalog.cli", "build, filter, split and fetch the asset catalog (Objaverse, local, built-in)"),
-    Subcommand("bench", "benchmark.cli", "build benchmark suites, score models, write the leaderboard"),
-    Subcommand("demo", "posetraj.demo", "the main job: render built-in clips, score baselines, write the leaderboard"),
-    Subcommand("generate", "posetraj.generate_cli", "generate a video from an image and trajectories (PoseTraj model)"),
-    Subcommand("init-tiny", "posetraj.init_tiny_cli", "write a random tiny SVD (and Traj-ControlNet) for tests"),
+    Subcommand("render", "posetraj.commands.render", "render one clip of an object on a trajectory, with ground truth"),
+    Subcommand("dataset", "posetraj.commands.dataset", "plan a dataset and render it here or on a farm (SLURM, Kubernetes, Ray)"),
+    Subcommand("catalog", "posetraj.commands.catalog", "build, filter, split and fetch the asset catalog (Objaverse, local, built-in)"),
+    Subcommand("bench", "posetraj.commands.bench", "build benchmark suites, score models, write the leaderboard"),
+    Subcommand("demo", "posetraj.commands.demo", "the main job: render built-in clips, score baselines, write the leaderboard"),
+    Subcommand("generate", "posetraj.commands.generate", "generate a video from an image and trajectories (PoseTraj model)"),
+    Subcommand("init-tiny", "posetraj.commands.init_tiny", "write a random tiny SVD (and Traj-ControlNet) for tests"),
 )
 
 
