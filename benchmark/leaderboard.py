@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.harness import HIGHER_IS_BETTER, SAMPLES_FILE, SUMMARY_FILE
+from benchmark.aggregate import HIGHER_IS_BETTER
+from benchmark.harness import SAMPLES_FILE, SUMMARY_FILE
 from common.atomic import write_json_atomic
 from common.trajectories import Trajectories, select_frames
 

@@ -1,0 +1,246 @@
+"""Scoring one sample: generate (or reuse) its video, validate it, track it and compute every metric.
+
+:class:`Scorer` holds one model, one tracker and the shared content-addressed cache; the harness
+(:mod:`benchmark.harness`) runs it over a suite, in this process or in workers (:mod:`benchmark.workers`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.cache import ArrayCache, array_sha256, content_key
+from benchmark.models import GenerationError, Model, resolve_model
+from benchmark.pose_tracking import PoseTrackingConfig
+from benchmark.suite import Sample, Suite, SuiteError, load_suite
+from benchmark.video_check import InvalidVideoError, validate_video
+from common.clip_format import ClipFormatError
+from common.trajectories import TrajectoryFormatError
+from common.video import VideoDecodeError
+
+
+@dataclass
+class Timing:
+    generate_s: float = 0.0  # the model (for baselines: reading / composing frames)
+    track_s: float = 0.0  # the tracker's track() calls
+    reference_s: float = 0.0  # decoding ground-truth videos
+    fidelity_s: float = 0.0  # PSNR, SSIM, LPIPS
+    pose_s: float = 0.0  # pose recovery around the tracker's calls (PnP with RANSAC, seeding)
+
+
+class _TimedTracker:
+    """Forwards to a tracker and adds the time of its ``track`` calls to a :class:`Timing`."""
+
+    def __init__(self, tracker, timing: Timing) -> None:
+        self.tracker, self.timing = tracker, timing
+        self.independent_queries = getattr(tracker, "independent_queries", False)
+
+    def describe(self) -> dict:
+        return self.tracker.describe()
+
+    def track(self, video: np.ndarray, queries: np.ndarray):
+        tick = time.perf_counter()
+        try:
+            return self.tracker.track(video, queries)
+        finally:
+            self.timing.track_s += time.perf_counter() - tick
+
+
+class Scorer:
+    """Scores samples of one suite for one model with one tracker, using a shared cache."""
+
+    def __init__(self, suite: Suite, model: Model, tracker, cache: ArrayCache, lpips_model=None,
+                 pose_config: PoseTrackingConfig | None = None, regenerate: bool = False,
+                 objmc_grid: int = 0) -> None:
+        self.regenerate, self.objmc_grid = regenerate, objmc_grid
+        self.timing = Timing()
+        self.suite, self.model, self.cache = suite, model, cache
+        self.tracker = _TimedTracker(tracker, self.timing)
+        self.pose_config = pose_config or PoseTrackingConfig()
+        self.tracker_info = tracker.describe()
+        self.lpips_model = lpips_model
+
+    def video(self, sample: Sample) -> tuple[np.ndarray, list[int] | None, str | None]:
+        """The validated generated video (and its cache key), from the cache when this model already
+        made it; pre-generated folders are read and validated every time (their files are the cache)."""
+        key = content_key("video", self.model.cache_key, sample.content_hash, sample.num_frames, sample.fps)
+        if self.model.needs_cache and not self.regenerate and (hit := self.cache.get("videos", key)) is not None:
+            resized = hit["resized_from"].tolist()
+            return hit["frames"], (resized or None), key
+        tick = time.perf_counter()
+        try:
+            raw = self.model.generate_for(sample)
+        except (GenerationError, InvalidVideoError, SuiteError, TrajectoryFormatError) as exc:
+            raise GenerationError(str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - a model's own failure is reported per sample
+            if isinstance(exc, (ClipFormatError, VideoDecodeError)):
+                raise GenerationError(f"sample {sample.id}: {exc}") from None
+            raise GenerationError(f"sample {sample.id}: model raised {type(exc).__name__}: {exc}") from None
+        finally:
+            self.timing.generate_s += time.perf_counter() - tick
+        frames, resized = validate_video(raw, sample.id, sample.num_frames, sample.width, sample.height)
+        if not self.model.needs_cache:
+            return frames, resized, None
+        self.cache.put("videos", key, frames=frames, resized_from=np.asarray(resized or [], dtype=np.int64))
+        return frames, resized, key
+
+    def tracks(self, frames: np.ndarray, frames_sha: str, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+        """Tracks of ``queries`` in ``frames`` (whose :func:`array_sha256` is ``frames_sha``), cached."""
+        key = content_key("tracks", frames_sha, self.tracker_info, array_sha256(queries))
+        if (hit := self.cache.get("tracks", key)) is not None:
+            return hit["tracks"], hit["visibility"], key
+        result = self.tracker.track(frames, queries)
+        tracks = np.asarray(result.tracks, dtype=np.float64)
+        visibility = np.asarray(result.visibility, dtype=bool)
+        if tracks.shape != (len(frames), len(queries), 2) or visibility.shape != tracks.shape[:2]:
+            raise RuntimeError(f"tracker returned tracks {tracks.shape} / visibility {visibility.shape} for "
+                               f"{len(frames)} frames and {len(queries)} queries")
+        self.cache.put("tracks", key, tracks=tracks, visibility=visibility)
+        return tracks, visibility, key
+
+    def score(self, sample: Sample) -> tuple[dict, np.ndarray | None, np.ndarray | None]:
+        """One results row (status 'ok' or 'error'), plus the video and reference for suite-level metrics."""
+        try:
+            return self._score(sample)
+        finally:
+            sample.release()
+
+    def _score(self, sample: Sample) -> tuple[dict, np.ndarray | None, np.ndarray | None]:
+        row = sample_row(sample)
+        try:
+            frames, resized, video_key = self.video(sample)
+        except (GenerationError, InvalidVideoError) as exc:
+            row.update(status="error", error=str(exc))
+            return row, None, None
+        row["resized_from"] = json.dumps(resized) if resized else None
+        # each video is hashed once per sample; the hashes key the track, pose and image-metric caches
+        row["video_sha256"] = video_sha = array_sha256(frames)
+        row["video_key"] = video_key
+        tick = time.perf_counter()
+        reference = sample.reference_frames()
+        self.timing.reference_s += time.perf_counter() - tick
+        reference_sha = None
+        if reference is not None:
+            reference_sha = video_sha if reference is frames else array_sha256(reference)
+        self._score_video(sample, (frames, video_sha), (reference, reference_sha), row)
+        if reference is not None:
+            tick = time.perf_counter()
+            row.update(self.image_metrics(frames, video_sha, reference, reference_sha))
+            if self.lpips_model is not None:
+                from benchmark.metrics.lpips import lpips_video
+
+                row["lpips"] = lpips_video(self.lpips_model, frames, reference)
+            self.timing.fidelity_s += time.perf_counter() - tick
+        return row, frames, reference
+
+    def _score_video(self, sample: Sample, video: tuple[np.ndarray, str],
+                     reference_video: tuple[np.ndarray | None, str | None], row: dict) -> None:
+        """Trajectory metrics against the reference trajectory, pose metrics against the 3D ground truth.
+
+        As in the field's protocol, the reference trajectory is the same tracker run from the same
+        queries on the ground-truth video when one exists (tracker bias cancels, the oracle scores 0);
+        otherwise it is the conditioning trajectory. ``conditioning_objmc`` always compares with the
+        conditioning trajectory itself. ``video`` and ``reference_video`` are (frames, sha256) pairs.
+        """
+        from benchmark.metrics.pose import PoseGroundTruth, pose_metrics_from_estimates
+        from benchmark.metrics.trajectory import field_grid, nearest_grid_tracks, trajectory_metrics
+
+        (frames, frames_sha), (reference, reference_sha) = video, reference_video
+        cond = sample.trajectories.points[:, : sample.num_frames]  # (N, T, 2)
+        if self.objmc_grid:
+            grid = field_grid(sample.width, sample.height, self.objmc_grid)
+            index = nearest_grid_tracks(grid, cond[:, 0])
+            if self.tracker.independent_queries:
+                # the other grid tracks cannot change the kept ones: track only those
+                kept, index = np.unique(index, return_inverse=True)
+                grid = grid[kept]
+            queries = np.c_[np.zeros(len(grid)), grid].astype(np.float32)
+        else:
+            queries = np.c_[np.zeros(len(cond)), cond[:, 0]].astype(np.float32)
+            index = np.arange(len(cond))
+        tracks, _, key = self.tracks(frames, frames_sha, queries)
+        row["tracks_key"] = key
+        pred = tracks[:, index].transpose(1, 0, 2)
+        if reference is not None:
+            ref_tracks, _, _ = self.tracks(reference, reference_sha, queries)
+            target = ref_tracks[:, index].transpose(1, 0, 2)
+            row["reference_trajectory"] = "tracked_ground_truth_video"
+        else:
+            target = cond
+            row["reference_trajectory"] = "conditioning"
+        row.update(trajectory_metrics(target, pred, sample.width, sample.height))
+        vs_cond = trajectory_metrics(cond, pred, sample.width, sample.height)
+        row["conditioning_objmc"] = vs_cond["objmc"]
+        row["conditioning_ade"] = vs_cond["ade"]
+        row["tracked_trajectories"] = json.dumps(
+            {i: np.round(p, 2).tolist() for i, p in zip(sample.trajectories.ids, pred)})
+        if sample.clip() is not None:
+            ann = sample.ground_truth("K", "cam_w2c", "obj_to_world", "bbox_extents", "bbox_corners_2d",
+                                      "tracks_xyz", "tracks_visible")
+            gt = PoseGroundTruth(
+                K=ann["K"], cam_w2c=ann["cam_w2c"], obj_to_world=ann["obj_to_world"],
+                bbox_extents=ann["bbox_extents"], bbox_corners_2d=ann["bbox_corners_2d"],
+                points_xyz=ann["tracks_xyz"].astype(np.float64), points_visible=ann["tracks_visible"])
+            rot, trans, ok = self.poses(sample, frames, frames_sha, gt)
+            ref = self.poses(sample, reference, reference_sha, gt) if reference is not None else None
+            row.update(pose_metrics_from_estimates(rot, trans, ok, gt, sample.width, sample.height, ref))
+
+    def image_metrics(self, frames: np.ndarray, frames_sha: str, reference: np.ndarray, reference_sha: str
+                      ) -> dict[str, float]:
+        """PSNR and SSIM of ``frames`` against ``reference``, cached: on CPU they cost more than LK tracking."""
+        from benchmark.metrics.image import IMAGE_METRICS_VERSION, image_metrics
+
+        key = content_key("image_metrics", IMAGE_METRICS_VERSION, frames_sha, reference_sha)
+        if (hit := self.cache.get("image_metrics", key)) is not None:
+            return {name: float(value) for name, value in hit.items()}
+        values = image_metrics(frames, reference)
+        self.cache.put("image_metrics", key, **{name: np.float64(value) for name, value in values.items()})
+        return values
+
+    def poses(self, sample: Sample, frames: np.ndarray, frames_sha: str, gt
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-frame object poses recovered from ``frames`` (hash ``frames_sha``), cached."""
+        from benchmark.pose_tracking import track_poses
+
+        key = content_key("poses", frames_sha, self.tracker_info, sample.content_hash,
+                          asdict(self.pose_config))
+        if (hit := self.cache.get("poses", key)) is not None:
+            return hit["rotations"], hit["translations"], hit["ok"]
+        tick, tracked = time.perf_counter(), self.timing.track_s
+        rot, trans, ok = track_poses(self.tracker, frames, gt, self.pose_config)
+        self.timing.pose_s += time.perf_counter() - tick - (self.timing.track_s - tracked)
+        self.cache.put("poses", key, rotations=rot, translations=trans, ok=ok)
+        return rot, trans, ok
+
+
+def sample_row(sample: Sample, error: str | None = None) -> dict:
+    """The identifying columns of a sample's results row; status 'error' when ``error`` is given."""
+    return {"sample_id": sample.id, "family": sample.family, "rotational": sample.rotational,
+            "rotation_angle_deg": sample.record.get("rotation_angle_deg"), "status": "error" if error else "ok",
+            "error": error}
+
+
+def lpips_model(config):
+    """The LPIPS network when its weights were given, else None."""
+    if not config.lpips_weights:
+        return None
+    from benchmark.metrics.lpips import load_lpips
+
+    return load_lpips(config.lpips_weights)
+
+
+def make_tracker(name: str | None, config: dict):
+    """The tracker a run names (None: the default tracker) with its options."""
+    from benchmark.trackers import create_tracker, default_tracker_name
+
+    return create_tracker(name or default_tracker_name(), **config)
+
+
+def scorer_from_config(config) -> Scorer:
+    """A scorer built from a :class:`benchmark.harness.RunConfig` alone (what each worker process does)."""
+    return Scorer(load_suite(config.suite), resolve_model(config.model), make_tracker(config.tracker, config.tracker_config),
+                  ArrayCache(Path(config.cache_dir)), lpips_model(config), config.pose, False, config.objmc_grid)
