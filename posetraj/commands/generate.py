@@ -34,6 +34,10 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trajectory-size", type=_size, default=None, metavar="WxH",
                         help="native resolution of .npy/.json trajectories (default: the image's size)")
     parser.add_argument("--clip-key", choices=CLIP_KEYS, default="center_2d", help="trajectory array of a clip")
+    parser.add_argument("--outliers", choices=("drop", "hide", "keep"), default=None,
+                        help="trajectories leaving the frame by more than 10%% of its size (diverged tracker output): "
+                             "drop them (default for JSON, as the benchmark does), hide those points, or keep them "
+                             "(default for clips and .npy)")
     parser.add_argument("--width", type=int, default=576, help="generation width (multiple of 8)")
     parser.add_argument("--height", type=int, default=320, help="generation height (multiple of 8)")
     parser.add_argument("--num-frames", type=int, default=14)
@@ -56,10 +60,10 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import PIL.Image
 
-    from posetraj.inference import GenerationSettings, generate_video, load_pipeline
     from common.drawing import draw_trajectory_overlay
     from common.trajectories import load_trajectories
     from common.video import write_mp4
+    from posetraj.inference import GenerationSettings, generate_video, load_pipeline
 
     start = time.perf_counter()
     if not args.image.is_file():
@@ -75,10 +79,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         traj = load_trajectories(args.trajectory, native_size=args.trajectory_size or image.size,
-                                 clip_key=args.clip_key)
+                                 clip_key=args.clip_key, outliers=args.outliers)
     except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if traj.dropped:
+        print(f"note: dropped trajectories {list(traj.dropped)}: they leave the frame by more than 10% of its size "
+              f"(diverged tracker output; --outliers keep uses them)", file=sys.stderr)
     if args.controlnet is None:
         print("note: no --controlnet given; using an untrained copy (output equals plain SVD)", file=sys.stderr)
     settings = GenerationSettings(
