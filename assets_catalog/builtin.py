@@ -28,6 +28,10 @@ if TYPE_CHECKING:  # numpy and trimesh are imported lazily: `import assets_catal
     import trimesh
 
 BUILTIN_SCHEME = "builtin:"
+#: ``benchmark``: the models benchmark suites are built from (and the default everywhere else);
+#: ``train``: models reserved for training data, never in a benchmark suite, so a model trained on them
+#: is scored on objects it has not seen.
+BUILTIN_ROLES = ("benchmark", "train")
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class BuiltinAsset:
     license: str = "cc0"
     author: str = "posetraj"
     url: str = ""
+    role: str = "benchmark"  # one of BUILTIN_ROLES
 
 
 @dataclass(frozen=True)
@@ -71,18 +76,27 @@ _ASSETS: dict[str, BuiltinAsset] = {
         BuiltinAsset("plane", "blue propeller plane; yellow nose cone at +X, wings along Y, tail fin up", "airplane"),
         BuiltinAsset("chair", "wooden chair facing +X; yellow front rail and front legs, backrest at -X", "chair"),
         BuiltinAsset("animal", "brown four-legged animal; yellow head at +X, tail at -X", "dog"),
+        BuiltinAsset("duck", "white duck; yellow beak at +X, green head, dark tail at -X", "duck", role="train"),
+        BuiltinAsset("robot", "grey robot; yellow visor on the head's +X face, arms along Y", "robot", role="train"),
+        BuiltinAsset("truck", "blue truck; yellow front bumper at +X, white cab, red cargo box at -X", "truck",
+                     role="train"),
     )
 }
 
 
-def builtin_names() -> tuple[str, ...]:
-    """Names of the built-in models, sorted."""
-    return tuple(sorted(_ASSETS))
+def builtin_names(role: str | None = "benchmark") -> tuple[str, ...]:
+    """Names of the built-in models of ``role`` (``None``: every role), sorted.
+
+    The default is the benchmark models, the set the catalog, ``posetraj dataset plan --builtins`` and
+    benchmark suites use; the ``train`` models are reserved for training data."""
+    if role is not None and role not in BUILTIN_ROLES:
+        raise ValueError(f"unknown built-in role {role!r}; choices: {', '.join(BUILTIN_ROLES)}")
+    return tuple(sorted(n for n, a in _ASSETS.items() if role is None or a.role == role))
 
 
-def describe_builtins() -> dict[str, str]:
-    """``{name: one-line description}`` for every built-in model."""
-    return {name: _ASSETS[name].description for name in builtin_names()}
+def describe_builtins(role: str | None = "benchmark") -> dict[str, str]:
+    """``{name: one-line description}`` for every built-in model of ``role`` (``None``: all)."""
+    return {name: _ASSETS[name].description for name in builtin_names(role)}
 
 
 def get_builtin(name: str) -> BuiltinAsset:
@@ -92,7 +106,7 @@ def get_builtin(name: str) -> BuiltinAsset:
     try:
         return _ASSETS[name]
     except KeyError:
-        raise ValueError(f"unknown built-in asset {name!r}; choices: {', '.join(builtin_names())}") from None
+        raise ValueError(f"unknown built-in asset {name!r}; choices: {', '.join(builtin_names(None))}") from None
 
 
 def builtin_uri(name: str) -> str:
@@ -231,8 +245,52 @@ def _animal() -> list[_Part]:
     ]
 
 
+def _duck() -> list[_Part]:
+    import trimesh
+
+    beak = _hull([(0.34, y, z) for y in (-0.04, 0.04) for z in (0.5, 0.56)] + [(0.48, 0.0, 0.52)])
+    tail = _hull([(-0.3, y, z) for y in (-0.06, 0.06) for z in (0.2, 0.3)] + [(-0.46, 0.0, 0.36)])
+    feet = [_box((0.1, 0.06, 0.02), (0.02, y, 0.01)) for y in (-0.08, 0.08)]
+    neck = _cylinder(0.05, 0.2, (0.0, 0.0, 0.0), sections=16)
+    neck.apply_transform(trimesh.transformations.rotation_matrix(0.35, [0, 1, 0]))
+    neck.apply_translation((0.2, 0.0, 0.38))
+    return [
+        _Part("body", _ellipsoid((0.3, 0.17, 0.14), (0.0, 0.0, 0.2)), _WHITE),
+        _Part("neck_head", _merge(neck, _ellipsoid((0.1, 0.08, 0.08), (0.27, 0.0, 0.52))), _GREEN),
+        _Part("tail", tail, _DARK),
+        _Part("feet", _merge(*feet), _BROWN),
+        _Part("beak", beak, FRONT),
+    ]
+
+
+def _robot() -> list[_Part]:
+    legs = [_box((0.1, 0.08, 0.3), (0.0, y, 0.15)) for y in (-0.08, 0.08)]
+    arms = [_box((0.07, 0.06, 0.28), (0.0, y, 0.5)) for y in (-0.2, 0.2)]
+    return [
+        _Part("legs", _merge(*legs), _DARK),
+        _Part("torso", _box((0.18, 0.32, 0.32), (0.0, 0.0, 0.46)), _GREY),
+        _Part("arms", _merge(*arms), _BLUE),
+        _Part("head", _box((0.16, 0.18, 0.14), (0.0, 0.0, 0.69)), _WHITE),
+        _Part("antenna", _cylinder(0.01, 0.12, (0.0, 0.0, 0.82)), _RED),
+        _Part("visor", _box((0.03, 0.14, 0.05), (0.09, 0.0, 0.7)), FRONT),
+    ]
+
+
+def _truck() -> list[_Part]:
+    wheels = [_cylinder(0.08, 0.05, (x, y, 0.08), axis="y") for x in (-0.3, 0.0, 0.3) for y in (-0.17, 0.17)]
+    return [
+        _Part("chassis", _box((0.9, 0.32, 0.06), (0.0, 0.0, 0.12)), _BLUE),
+        _Part("cab", _box((0.22, 0.32, 0.24), (0.31, 0.0, 0.27)), _WHITE),
+        _Part("windscreen", _box((0.02, 0.26, 0.09), (0.425, 0.0, 0.32)), _GLASS),
+        _Part("cargo", _box((0.58, 0.34, 0.3), (-0.15, 0.0, 0.3)), _RED),
+        _Part("wheels", _merge(*wheels), _DARK),
+        _Part("front_bumper", _box((0.04, 0.36, 0.06), (0.46, 0.0, 0.13)), FRONT),
+    ]
+
+
 _BUILDERS: dict[str, Callable[[], list[_Part]]] = {
     "car": _car, "boat": _boat, "plane": _plane, "chair": _chair, "animal": _animal,
+    "duck": _duck, "robot": _robot, "truck": _truck,
 }
 
 

@@ -54,7 +54,19 @@ def test_unknown_name_lists_choices():
         get_builtin("spaceship")
 
 
-@pytest.mark.parametrize("name", sorted(REQUIRED))
+def test_training_models_are_reserved_for_training():
+    from benchmark.suite_build import benchmark_assets
+
+    train = builtin_names("train")
+    assert len(train) >= 3 and not set(train) & set(builtin_names())
+    assert set(builtin_names(None)) == set(builtin_names()) | set(train)
+    assert not {builtin_uri(n) for n in train} & set(benchmark_assets(None))  # suites never use them
+    assert all(get_builtin(n).role == "train" for n in train)
+    with pytest.raises(ValueError, match="unknown built-in role"):
+        builtin_names("test")
+
+
+@pytest.mark.parametrize("name", builtin_names(None))
 def test_model_frame_and_front(name):
     scene = build_builtin_mesh(name)
     lo, hi = scene.bounds

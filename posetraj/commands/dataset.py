@@ -42,7 +42,9 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     plan = sub.add_parser("plan", help="write plan.json: every clip of the dataset")
     source = plan.add_mutually_exclusive_group(required=True)
     source.add_argument("--assets", nargs="+", metavar="REF", help="builtin:NAME or mesh files")
-    source.add_argument("--builtins", action="store_true", help="every built-in model")
+    source.add_argument("--builtins", nargs="?", const="benchmark", choices=("benchmark", "train", "all"),
+                        help="every built-in model of a role: benchmark (the default; the models benchmark suites "
+                             "use) or train (reserved for training data), or all")
     source.add_argument("--catalog", type=Path, help="catalog folder (posetraj catalog build + split)")
     plan.add_argument("--split", default="train", help="catalog split to render (default: train)")
     plan.add_argument("--limit", type=int, help="at most this many assets (the first in path order)")
@@ -113,7 +115,7 @@ def _plan(args: argparse.Namespace) -> int:
     if args.builtins:
         from assets_catalog.builtin import builtin_names, builtin_uri
 
-        assets = [builtin_uri(name) for name in builtin_names()]
+        assets = [builtin_uri(name) for name in builtin_names(None if args.builtins == "all" else args.builtins)]
     elif args.catalog:
         from assets_catalog.splits import split_assets
 

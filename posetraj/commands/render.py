@@ -68,10 +68,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"\npose modes: {', '.join(POSE_MODES)}")
         return 0
     if args.list_builtins:
-        from assets_catalog.builtin import describe_builtins
+        from assets_catalog.builtin import BUILTIN_ROLES, describe_builtins
 
-        for name, text in describe_builtins().items():
-            print(f"builtin:{name:<10} {text}")
+        for role in BUILTIN_ROLES:
+            print(f"{role} models:" if role == "benchmark" else f"\n{role} models (reserved for training data, "
+                  f"never in a benchmark suite):")
+            for name, text in describe_builtins(role).items():
+                print(f"  builtin:{name:<10} {text}")
         return 0
     if not args.asset or not args.out:
         print("error: --asset and --out are required to render a clip", file=sys.stderr)
