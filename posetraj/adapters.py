@@ -13,18 +13,24 @@ first ``generate`` call when ``configure`` was not called):
 | ``POSETRAJ_STEPS`` | denoising steps | 25 |
 | ``POSETRAJ_SIZE`` | generation size WxH | 576x320 |
 | ``POSETRAJ_SEED`` | sampling seed | 0 |
-| ``POSETRAJ_FPS_ID`` | fps id given to the model, e.g. the one it was trained with (6 for PoseTraj) | the suite's fps |
+| ``POSETRAJ_FPS_ID`` | fps id given to the model | the one it was trained with (its config; 6 for PoseTraj) |
 
 ``image`` is (H, W, 3) uint8 (or a PIL image); ``trajectories`` are pixel positions in that image:
 a ``Trajectories``, an array (T, 2) or (T, N, 2), or a dict ``{id: (T, 2)}``; NaN marks missing
 points. The video is generated at the configured size and resized back to the image's size
-(bicubic), so the output is (num_frames, H, W, 3) uint8 in the image's pixel frame.
+(bicubic), so the output is (num_frames, H, W, 3) uint8 in the image's pixel frame. The model is
+conditioned on the fps id, motion bucket and noise augmentation it was trained with (recorded in the
+ControlNet's config by ``posetraj train``), not on the suite's ``fps``, unless configured otherwise.
+
+``generate.cache_key()`` describes the configuration (the ControlNet's weights by content, the SVD
+folder by file names, sizes and times, the sampling settings), so the harness's video cache never
+serves videos of another model or setting.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -91,8 +97,26 @@ def as_trajectories(trajectories: Any, size: tuple[int, int]) -> Trajectories:
     return Trajectories.from_array(np.asarray(trajectories, dtype=np.float64), size)
 
 
+def _cache_key() -> str:
+    """The configuration's identity for the harness's video cache (see the module docstring)."""
+    import json
+
+    from common.hashing import sha256_tree
+
+    config = _config if _config is not None else _config_from_env()
+    svd_files = sorted(p for p in config.svd.rglob("*") if p.is_file()) if config.svd.is_dir() else []
+    svd = [[str(p.relative_to(config.svd)), p.stat().st_size, p.stat().st_mtime_ns] for p in svd_files]
+    controlnet = sha256_tree([config.controlnet]) if config.controlnet is not None else None
+    return json.dumps({"svd": str(config.svd.resolve()), "svd_files": svd, "controlnet_sha256": controlnet,
+                       "dtype": config.dtype, "variant": config.variant, "settings": asdict(config.settings)},
+                      sort_keys=True)
+
+
 def generate(image: Any, trajectories: Any, num_frames: int, fps: float) -> np.ndarray:
-    """Generate (num_frames, H, W, 3) uint8 from ``image`` (H, W, 3) and its pixel trajectories."""
+    """Generate (num_frames, H, W, 3) uint8 from ``image`` (H, W, 3) and its pixel trajectories.
+
+    ``fps`` (the harness's interface) is the suite's frame rate; the model is conditioned on its
+    training fps id unless ``fps_id`` / ``POSETRAJ_FPS_ID`` says otherwise."""
     global _config, _pipe
     from posetraj.inference import generate_video, load_pipeline
 
@@ -103,8 +127,11 @@ def generate(image: Any, trajectories: Any, num_frames: int, fps: float) -> np.n
     pil = image if isinstance(image, PIL.Image.Image) else PIL.Image.fromarray(np.asarray(image, dtype=np.uint8))
     pil = pil.convert("RGB")
     traj = as_trajectories(trajectories, pil.size)
-    video = generate_video(_pipe, pil, traj, num_frames, fps, _config.settings)
+    video = generate_video(_pipe, pil, traj, num_frames, _config.settings)
     if (video.shape[2], video.shape[1]) == pil.size:
         return video
     resized = [np.asarray(PIL.Image.fromarray(f).resize(pil.size, PIL.Image.BICUBIC)) for f in video]
     return np.stack(resized)
+
+
+generate.cache_key = _cache_key

@@ -20,14 +20,14 @@ class GenerationSettings:
     width: int = 576
     height: int = 320
     num_inference_steps: int = 25
-    motion_bucket_id: int = 127
-    noise_aug_strength: float = 0.02
+    motion_bucket_id: int | None = None  # None: the ControlNet's training value (its config)
+    noise_aug_strength: float | None = None  # None: the ControlNet's training value
     min_guidance_scale: float = 1.0
     max_guidance_scale: float = 3.0
     controlnet_scale: float = 1.0
     seed: int = 0
     decode_chunk_size: int | None = None
-    fps_id: int | None = None  # fps embedded in the added time ids; None: the requested video's fps
+    fps_id: int | None = None  # fps embedded in the added time ids; None: the ControlNet's training fps id
 
 
 def load_pipeline(
@@ -56,17 +56,20 @@ def load_pipeline(
 
 
 def generate_video(
-    pipe, image: np.ndarray | PIL.Image.Image, trajectories: Trajectories, num_frames: int, fps: float,
+    pipe, image: np.ndarray | PIL.Image.Image, trajectories: Trajectories, num_frames: int,
     settings: GenerationSettings = GenerationSettings(),
 ) -> np.ndarray:
-    """(num_frames, settings.height, settings.width, 3) uint8 video from one image and trajectories."""
+    """(num_frames, settings.height, settings.width, 3) uint8 video from one image and trajectories.
+
+    The model is conditioned on ``settings.fps_id`` or, when that is None, on the fps id it was trained
+    with (its config)."""
     import torch
 
     pil = image if isinstance(image, PIL.Image.Image) else PIL.Image.fromarray(np.asarray(image, dtype=np.uint8))
     generator = torch.Generator(device="cpu").manual_seed(settings.seed)
     frames = pipe(
         pil.convert("RGB"), trajectories, height=settings.height, width=settings.width, num_frames=num_frames,
-        fps=settings.fps_id if settings.fps_id is not None else max(int(round(fps)), 1),
+        fps=settings.fps_id if settings.fps_id is not None else pipe.controlnet.config.fps_id,
         motion_bucket_id=settings.motion_bucket_id,
         noise_aug_strength=settings.noise_aug_strength, num_inference_steps=settings.num_inference_steps,
         min_guidance_scale=settings.min_guidance_scale, max_guidance_scale=settings.max_guidance_scale,

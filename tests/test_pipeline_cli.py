@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -82,7 +83,7 @@ def test_generate_reports_bad_inputs(tiny, tmp_path, capsys):
     assert code == 2 and "non-empty" in capsys.readouterr().err
 
 
-def test_benchmark_adapter(tiny, monkeypatch):
+def test_benchmark_adapter(tiny, monkeypatch, tmp_path):
     monkeypatch.setattr(adapters, "_config", None)
     monkeypatch.setattr(adapters, "_pipe", None)
     monkeypatch.delenv("POSETRAJ_SVD", raising=False)
@@ -100,13 +101,26 @@ def test_benchmark_adapter(tiny, monkeypatch):
     adapters.configure(tiny / "svd", tiny / "cn", device="cpu", width=64, height=64, num_inference_steps=2)
     again = adapters.generate(image, np.asarray(trajectories["1"]), 8, 7)
     assert np.array_equal(video, again)
-    # a fixed fps id (the one the model was trained with) replaces the suite's fps in the conditioning
+    # the model is conditioned on the fps id it was trained with (its config), not on the suite's fps (5);
+    # fps_id / POSETRAJ_FPS_ID replace it
+    trained = tmp_path / "cn_fps9"
+    shutil.copytree(tiny / "cn", trained)
+    config = json.loads((trained / "config.json").read_text())
+    (trained / "config.json").write_text(json.dumps({**config, "fps_id": 9}))
     seen: list[int] = []
     pipe_call = type(adapters._pipe).__call__
     monkeypatch.setattr(type(adapters._pipe), "__call__", lambda self, *a, **k: (seen.append(k["fps"]), pipe_call(self, *a, **k))[1])
     adapters.generate(image, trajectories, 8, 5)
-    adapters.configure(tiny / "svd", tiny / "cn", device="cpu", width=64, height=64, num_inference_steps=2, fps_id=6)
+    adapters.configure(tiny / "svd", trained, device="cpu", width=64, height=64, num_inference_steps=2)
     adapters.generate(image, trajectories, 8, 5)
-    assert seen == [5, 6]
+    adapters.configure(tiny / "svd", trained, device="cpu", width=64, height=64, num_inference_steps=2, fps_id=6)
+    adapters.generate(image, trajectories, 8, 5)
+    assert seen == [6, 9, 6]
+    # the harness's cache key follows the weights and the settings
+    keys = set()
+    for folder, steps in ((tiny / "cn", 2), (trained, 2), (trained, 3)):
+        adapters.configure(tiny / "svd", folder, device="cpu", width=64, height=64, num_inference_steps=steps)
+        keys.add(adapters.generate.cache_key())
+    assert len(keys) == 3
     monkeypatch.setenv("POSETRAJ_FPS_ID", "6")
     assert adapters._config_from_env().settings.fps_id == 6

@@ -41,9 +41,13 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=int, default=576, help="generation width (multiple of 8)")
     parser.add_argument("--height", type=int, default=320, help="generation height (multiple of 8)")
     parser.add_argument("--num-frames", type=int, default=14)
-    parser.add_argument("--fps", type=int, default=6, help="frame-rate id the model is conditioned on, and the video's fps")
-    parser.add_argument("--motion-bucket-id", type=int, default=127)
-    parser.add_argument("--noise-aug-strength", type=float, default=0.02)
+    parser.add_argument("--fps", type=int, default=None,
+                        help="frame-rate id the model is conditioned on, and the video's fps (default: the fps id "
+                             "the ControlNet was trained with, from its config; 6 for PoseTraj)")
+    parser.add_argument("--motion-bucket-id", type=int, default=None,
+                        help="motion bucket id (default: the ControlNet's training value)")
+    parser.add_argument("--noise-aug-strength", type=float, default=None,
+                        help="first-frame noise augmentation (default: the ControlNet's training value)")
     parser.add_argument("--steps", type=int, default=25, help="denoising steps")
     parser.add_argument("--min-guidance-scale", type=float, default=1.0)
     parser.add_argument("--max-guidance-scale", type=float, default=3.0)
@@ -93,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         motion_bucket_id=args.motion_bucket_id, noise_aug_strength=args.noise_aug_strength,
         min_guidance_scale=args.min_guidance_scale, max_guidance_scale=args.max_guidance_scale,
         controlnet_scale=args.controlnet_scale, seed=args.seed, decode_chunk_size=args.decode_chunk_size,
+        fps_id=args.fps,
     )
     try:
         pipe = load_pipeline(args.svd, args.controlnet, args.device, args.dtype, args.variant, args.cpu_offload)
@@ -100,16 +105,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: cannot load the model: {err}", file=sys.stderr)
         return 2
     try:
-        video = generate_video(pipe, image, traj, args.num_frames, args.fps, settings)
+        video = generate_video(pipe, image, traj, args.num_frames, settings)
     except RuntimeError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    fps = args.fps if args.fps is not None else pipe.controlnet.config.fps_id
     overlay_path = args.overlay or args.out.with_name(f"{args.out.stem}_overlay.mp4")
-    write_mp4(args.out, video, args.fps)
-    write_mp4(overlay_path, draw_trajectory_overlay(video, traj), args.fps)
+    write_mp4(args.out, video, fps)
+    write_mp4(overlay_path, draw_trajectory_overlay(video, traj), fps)
     summary = {
         "video": str(args.out), "overlay": str(overlay_path), "frames": int(video.shape[0]),
-        "width": int(video.shape[2]), "height": int(video.shape[1]), "points": traj.num_points,
+        "width": int(video.shape[2]), "height": int(video.shape[1]), "points": traj.num_points, "fps_id": fps,
         "seconds": round(time.perf_counter() - start, 3),
     }
     if args.json:

@@ -14,6 +14,8 @@ Training: ``dropout_prob`` zeroes the whole camera sequence of a sample (the ori
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from torch import nn
@@ -55,9 +57,12 @@ class CameraFusion(nn.Module):
 
     def forward(
         self, features: torch.Tensor, camera: torch.Tensor | None, num_frames: int,
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | Sequence[torch.Generator] | None = None,
     ) -> torch.Tensor:
-        """``features`` (B*F, C, h, w); ``camera`` (B, F, 12) or None (no-camera mode: zeros)."""
+        """``features`` (B*F, C, h, w); ``camera`` (B, F, 12) or None (no-camera mode: zeros).
+
+        ``generator``: the dropout draws' source; a sequence gives one generator per sample (each sample
+        then draws its own number, so the draw does not depend on the batch it is in)."""
         batch_frames, _, height, width = features.shape
         if camera is None:
             camera = features.new_zeros(batch_frames // num_frames, num_frames, self.camera_dim)
@@ -68,7 +73,12 @@ class CameraFusion(nn.Module):
             )
         camera = camera.to(device=features.device, dtype=features.dtype)
         if self.training and self.dropout_prob > 0.0:
-            draw = torch.rand(camera.shape[0], generator=generator, device="cpu").to(camera.device)
+            if isinstance(generator, Sequence):
+                if len(generator) != camera.shape[0]:
+                    raise ValueError(f"{len(generator)} generators for a batch of {camera.shape[0]}")
+                draw = torch.cat([torch.rand(1, generator=g, device="cpu") for g in generator]).to(camera.device)
+            else:
+                draw = torch.rand(camera.shape[0], generator=generator, device="cpu").to(camera.device)
             keep = (draw >= self.dropout_prob).to(camera.dtype)
             camera = camera * keep[:, None, None]
         per_pixel = camera.reshape(batch_frames, self.camera_dim, 1, 1).expand(-1, -1, height, width)

@@ -8,10 +8,15 @@ optional camera module (``models/camera.py``) sits before that last conv. Zero-i
 turn every skip tensor and the mid-block output into residuals for the frozen UNet, scaled by
 ``conditioning_scale``. ``residual_injection`` records how the UNet must add them (see
 ``models/unet.py``): ``"once"`` (correct) or ``"accumulate"`` (the original PoseTraj code).
+
+The config also records the micro-conditioning the model was trained with (``fps_id``,
+``motion_bucket_id``, ``noise_aug_strength``; ``posetraj train`` writes them): ``PoseTrajPipeline``,
+``posetraj generate`` and the benchmark adapter use them unless told otherwise.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -61,7 +66,7 @@ class TrajectoryEncoder(nn.Module):
 
     def forward(
         self, cond: torch.Tensor, num_frames: int, camera: torch.Tensor | None = None,
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | Sequence[torch.Generator] | None = None,
     ) -> torch.Tensor:
         x = nn.functional.silu(self.conv_in(cond))
         for block in self.blocks:
@@ -100,6 +105,9 @@ class TrajControlNetModel(ModelMixin, ConfigMixin):
         residual_injection: str = "once",
         use_camera: bool = False,
         camera_dropout_prob: float = 0.0,
+        fps_id: int = 6,
+        motion_bucket_id: int = 127,
+        noise_aug_strength: float = 0.02,
     ) -> None:
         super().__init__()
         if residual_injection not in INJECTION_MODES:
@@ -155,9 +163,11 @@ class TrajControlNetModel(ModelMixin, ConfigMixin):
     def from_unet(
         cls, unet: UNetSpatioTemporalConditionModel, conditioning_channels: int = 3,
         conditioning_encoding: str = "segments", residual_injection: str = "once",
-        use_camera: bool = False, camera_dropout_prob: float = 0.0,
+        use_camera: bool = False, camera_dropout_prob: float = 0.0, **config: object,
     ) -> "TrajControlNetModel":
-        """A float32 ControlNet whose copied parts equal the UNet's (``add_embedding`` included)."""
+        """A float32 ControlNet whose copied parts equal the UNet's (``add_embedding`` included).
+
+        ``config``: further constructor arguments (``fps_id``, ``motion_bucket_id``, ``noise_aug_strength``)."""
         cfg = unet.config
         controlnet = cls(
             in_channels=cfg.in_channels, down_block_types=tuple(cfg.down_block_types),
@@ -168,6 +178,7 @@ class TrajControlNetModel(ModelMixin, ConfigMixin):
             num_attention_heads=cfg.num_attention_heads, num_frames=cfg.num_frames,
             conditioning_channels=conditioning_channels, conditioning_encoding=conditioning_encoding,
             residual_injection=residual_injection, use_camera=use_camera, camera_dropout_prob=camera_dropout_prob,
+            **config,
         )
         for name in ("conv_in", "time_embedding", "add_embedding", "down_blocks", "mid_block"):
             getattr(controlnet, name).load_state_dict(getattr(unet, name).state_dict())
@@ -175,7 +186,7 @@ class TrajControlNetModel(ModelMixin, ConfigMixin):
 
     def encode_conditioning(
         self, controlnet_cond: torch.Tensor, camera: torch.Tensor | None = None,
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | Sequence[torch.Generator] | None = None,
     ) -> torch.Tensor:
         """(B, F, C, H, W) conditioning (+ camera) -> (B*F, C0, H/8, W/8) features added after ``conv_in``.
 
@@ -194,7 +205,7 @@ class TrajControlNetModel(ModelMixin, ConfigMixin):
         controlnet_cond: torch.Tensor | None = None,
         camera: torch.Tensor | None = None,
         conditioning_scale: float = 1.0,
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | Sequence[torch.Generator] | None = None,
         conditioning_features: torch.Tensor | None = None,
         return_dict: bool = True,
     ) -> TrajControlNetOutput | tuple:

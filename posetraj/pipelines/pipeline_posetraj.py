@@ -4,7 +4,8 @@ Built on diffusers' ``StableVideoDiffusionPipeline``, whose image handling it re
 the CLIP input is resized with antialiasing to 224x224 and normalised with CLIP's mean/std, and the
 first frame is noise-augmented in pixel space before the VAE encodes it (``latent_dist.mode()``),
 exactly as SVD does. The added time ids come from ``models.time_ids.added_time_ids``, the same
-function the training step uses: ``[fps - 1, motion_bucket_id, noise_aug_strength]``.
+function the training step uses: ``[fps, motion_bucket_id, noise_aug_strength]``. Their defaults are the
+values the ControlNet was trained with (recorded in its config by ``posetraj train``).
 
 The trajectory encoder runs once per video (its output does not depend on the noise level); per
 denoising step the ControlNet turns the (CFG-doubled) latents plus those features into residuals,
@@ -103,9 +104,9 @@ class PoseTrajPipeline(StableVideoDiffusionPipeline):
         height: int = 320,
         width: int = 576,
         num_frames: int = 14,
-        fps: int = 6,
-        motion_bucket_id: int = 127,
-        noise_aug_strength: float = 0.02,
+        fps: int | None = None,
+        motion_bucket_id: int | None = None,
+        noise_aug_strength: float | None = None,
         num_inference_steps: int = 25,
         min_guidance_scale: float = 1.0,
         max_guidance_scale: float = 3.0,
@@ -120,12 +121,18 @@ class PoseTrajPipeline(StableVideoDiffusionPipeline):
         """Generate ``num_frames`` frames from one first frame and trajectories.
 
         ``fps`` is the frame-rate id the model is conditioned on, embedded as is (the original PoseTraj
-        trained with 6; diffusers' stock SVD pipeline embeds its ``fps`` argument minus one). ``camera``: (F, 12) or (1, F, 12)
+        trained with 6; diffusers' stock SVD pipeline embeds its ``fps`` argument minus one). ``fps``,
+        ``motion_bucket_id`` and ``noise_aug_strength`` default to the ControlNet's training values
+        (``fps_id``, ``motion_bucket_id``, ``noise_aug_strength`` in its config). ``camera``: (F, 12) or (1, F, 12)
         relative camera poses for a camera-aware ControlNet, None for the no-camera mode.
         ``output_type``: "np" (1, F, H, W, 3) floats in [0, 1], "pt", "pil" or "latent".
         """
         if isinstance(image, list):
             raise ValueError("PoseTrajPipeline generates one video per call: pass a single image")
+        trained = self.controlnet.config
+        fps = trained.fps_id if fps is None else fps
+        motion_bucket_id = trained.motion_bucket_id if motion_bucket_id is None else motion_bucket_id
+        noise_aug_strength = trained.noise_aug_strength if noise_aug_strength is None else noise_aug_strength
         self.check_inputs(image, height, width)
         device = self._execution_device
         decode_chunk_size = decode_chunk_size or num_frames
