@@ -9,7 +9,10 @@ annotation arrays asked for, checking each against :data:`ARRAY_SHAPES`.
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
+import socket
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +70,14 @@ def check_schema_version(found: object, where: Path | str) -> None:
                               f"{version}; this reader knows {CLIP_SCHEMA_VERSION})")
 
 
+def owner_tag(pid: int | None = None) -> str:
+    """``<host>-<pid>``: which process owns a temporary folder next to the clips (``.<clip_id>.tmp-<owner>-*``,
+    a renderer's ``.<clip_id>.work-<owner>-*``), so that a parent can remove the folders of a child it
+    stopped and a new run can tell a dead process's leftovers from a live one's."""
+    host = re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "host"
+    return f"{host}-{os.getpid() if pid is None else pid}"
+
+
 def is_complete_clip(path: Path) -> bool:
     """True when ``path`` is a finished clip directory (its completion marker exists)."""
     return (Path(path) / MARKER_NAME).is_file()
@@ -88,18 +99,22 @@ def write_clip(
     write_png: bool = False,
     log_path: Path | None = None,
     overwrite: bool = False,
+    strict: bool = False,
 ) -> Path:
     """Write one clip atomically and return its directory.
 
     Files go to a temporary sibling directory; the ``DONE`` marker (with every file's sha256) is written
-    last and the directory is renamed into place. An existing complete clip is kept unless ``overwrite``.
+    last and the directory is renamed into place. An existing complete clip is kept unless ``overwrite``:
+    found before writing, it raises :class:`FileExistsError`; published by another process while this one
+    was writing, it is kept and this copy dropped, quietly, or with ``strict`` by the same error (so a
+    farm worker can count the clip as another worker's).
     """
     out_root = Path(out_root)
     out_root.mkdir(parents=True, exist_ok=True)
     final = out_root / clip_id
     if final.exists() and is_complete_clip(final) and not overwrite:
         raise FileExistsError(f"{final}: a complete clip already exists (pass overwrite=True to replace it)")
-    tmp = _unique_sibling(out_root, f".{clip_id}.tmp-")  # unique across hosts too
+    tmp = _unique_sibling(out_root, f".{clip_id}.tmp-{owner_tag()}-")  # unique across hosts too
     try:
         meta = dict(meta)
         meta["schema_version"] = CLIP_SCHEMA_VERSION
@@ -121,10 +136,12 @@ def write_clip(
         files = sorted(p for p in tmp.rglob("*") if p.is_file())
         marker = {"schema_version": CLIP_SCHEMA_VERSION, "files": {str(p.relative_to(tmp)): sha256_file(p) for p in files}}
         (tmp / MARKER_NAME).write_text(json.dumps(marker, indent=2) + "\n")
-        _publish(tmp, final, overwrite)
+        published = _publish(tmp, final, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if strict and not published:
+        raise FileExistsError(f"{final}: another process published this clip while this one wrote it; theirs is kept")
     return final
 
 
@@ -139,22 +156,24 @@ def _unique_sibling(parent: Path, prefix: str) -> Path:
             continue
 
 
-def _publish(tmp: Path, final: Path, overwrite: bool) -> None:
-    """Rename the finished ``tmp`` to ``final``. Without ``overwrite``, a complete clip that another
-    worker published meanwhile is kept and ``tmp`` dropped; anything else in the way is replaced."""
+def _publish(tmp: Path, final: Path, overwrite: bool) -> bool:
+    """Rename the finished ``tmp`` to ``final`` and return True. Without ``overwrite``, a complete clip
+    that another worker published meanwhile is kept, ``tmp`` dropped and False returned; anything else in
+    the way is replaced."""
     try:
         tmp.rename(final)  # works when nothing (or an empty directory) is there
-        return
+        return True
     except OSError:
         if not final.exists():
             raise
     if is_complete_clip(final) and not overwrite:
         shutil.rmtree(tmp)
-        return
-    stale = _unique_sibling(final.parent, f".{final.name}.old-")
+        return False
+    stale = _unique_sibling(final.parent, f".{final.name}.old-{owner_tag()}-")
     final.rename(stale)  # onto the empty directory
     tmp.rename(final)
     shutil.rmtree(stale)
+    return True
 
 
 @dataclass

@@ -10,7 +10,8 @@ REASON_CODES = {
     "no_mesh": "the asset contains no mesh geometry",
     "flat_object": "the object is too flat (height/width below the threshold)",
     "out_of_frame": "the object leaves the camera frame",
-    "render_failed": "Blender failed while rendering",
+    "render_failed": "Blender failed while rendering (or its render process died)",
+    "timeout": "the clip ran past its wall-clock limit (--clip-timeout) and was stopped",
     "blender_missing": "the bpy module is not installed (install the 'render' extra)",
 }
 

@@ -4,27 +4,31 @@ job arrays and Kubernetes Indexed Jobs (docs/farm.md).
 A *plan* (``plan.json``) lists every clip spec of a dataset. Worker ``i`` of ``n`` renders the plan's
 clips ``i, i + n, i + 2n, ...`` into the shared output folder. Clips are written atomically and finished
 clips are skipped, so a worker that is killed and started again, or a shard that runs twice, never
-leaves a half-written clip and never renders a finished one again. Each worker writes only its own
-manifest, ``shards/shard-<i>-of-<n>.json``; :func:`collect` merges them into ``dataset.json``.
+leaves a half-written clip and never renders a finished one again. Each worker writes a live record per
+clip (``status/<clip_id>.json``, :mod:`render.live_status`) and its own manifest,
+``shards/shard-<i>-of-<n>.json``; :func:`collect` merges them into ``dataset.json``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from common.atomic import write_json_atomic
 from common.clip_format import is_complete_clip
 from render.dataset import DATASET_SCHEMA_VERSION, MANIFEST_NAME, DatasetReport, manifest_entry, render_dataset
 from render.errors import RenderError
-from render.spec import ClipSpec
+from render.live_status import age_s, is_live, read_records
+from render.spec import ClipSpec, default_clip_timeout_s
 
 PLAN_SCHEMA_VERSION = 1
+PLAN_FIELDS = ("schema_version", "redraws_out_of_frame", "clip_timeout_s", "clips")
 SHARDS_DIR = "shards"
 
 
@@ -34,10 +38,12 @@ class FarmError(ValueError):
 
 @dataclass(frozen=True)
 class DatasetPlan:
-    """Every clip of a dataset, in a fixed order, and how out-of-frame trajectories are retried."""
+    """Every clip of a dataset, in a fixed order, how out-of-frame trajectories are retried, and the
+    wall-clock limit of one clip (None: each clip's preset default, :func:`render.spec.default_clip_timeout_s`)."""
 
     specs: tuple[ClipSpec, ...]
     redraws_out_of_frame: int = 5
+    clip_timeout_s: float | None = None
 
     def __post_init__(self) -> None:
         seen: dict[str, int] = {}
@@ -45,12 +51,22 @@ class DatasetPlan:
             if spec.clip_id in seen:
                 raise FarmError(f"clips {seen[spec.clip_id]} and {i} have the same clip id {spec.clip_id!r}")
             seen[spec.clip_id] = i
-        if self.redraws_out_of_frame < 0:
-            raise FarmError(f"redraws_out_of_frame must be >= 0, got {self.redraws_out_of_frame}")
+        if isinstance(self.redraws_out_of_frame, bool) or not isinstance(self.redraws_out_of_frame, int) \
+                or self.redraws_out_of_frame < 0:
+            raise FarmError(f"redraws_out_of_frame must be an integer >= 0, got {self.redraws_out_of_frame!r}")
+        if self.clip_timeout_s is not None and (
+                isinstance(self.clip_timeout_s, bool) or not isinstance(self.clip_timeout_s, (int, float))
+                or not math.isfinite(self.clip_timeout_s) or self.clip_timeout_s <= 0):
+            raise FarmError(f"clip_timeout_s must be a number of seconds > 0, got {self.clip_timeout_s!r}")
 
     def to_dict(self) -> dict:
+        timeout = {} if self.clip_timeout_s is None else {"clip_timeout_s": self.clip_timeout_s}
         return {"schema_version": PLAN_SCHEMA_VERSION, "redraws_out_of_frame": self.redraws_out_of_frame,
-                "clips": [spec.to_dict() for spec in self.specs]}
+                **timeout, "clips": [spec.to_dict() for spec in self.specs]}
+
+    def timeout_of(self, spec: ClipSpec) -> float:
+        """The wall-clock limit of one clip of this plan, in seconds."""
+        return self.clip_timeout_s or default_clip_timeout_s(spec)
 
     @property
     def digest(self) -> str:
@@ -77,6 +93,9 @@ def load_plan(path: Path) -> DatasetPlan:
     if not isinstance(data, dict) or data.get("schema_version") != PLAN_SCHEMA_VERSION:
         version = data.get("schema_version") if isinstance(data, dict) else None
         raise FarmError(f"{path}: plan schema_version {version!r}, expected {PLAN_SCHEMA_VERSION}")
+    unknown = [name for name in data if name not in PLAN_FIELDS]
+    if unknown:
+        raise FarmError(f"{path}: unknown plan field {unknown[0]!r} (a plan has {', '.join(PLAN_FIELDS)})")
     clips = data.get("clips")
     if not isinstance(clips, list) or not clips:
         raise FarmError(f"{path}: 'clips' must be a non-empty list")
@@ -87,7 +106,7 @@ def load_plan(path: Path) -> DatasetPlan:
         except (RenderError, TypeError, KeyError, ValueError, AttributeError) as exc:
             raise FarmError(f"{path}: clip {i}: {exc}") from None
     try:
-        return DatasetPlan(tuple(specs), int(data.get("redraws_out_of_frame", 5)))
+        return DatasetPlan(tuple(specs), data.get("redraws_out_of_frame", 5), data.get("clip_timeout_s"))
     except FarmError as exc:
         raise FarmError(f"{path}: {exc}") from None
 
@@ -136,10 +155,11 @@ def shard_from_environment(num_shards: int | None, env: Mapping[str, str] = os.e
                     "or a Kubernetes Indexed Job")
 
 
-def run_shard(plan: DatasetPlan, out: Path, shard: Shard, *, threads: int = 0, progress: bool = True
-              ) -> DatasetReport:
+def run_shard(plan: DatasetPlan, out: Path, shard: Shard, *, threads: int = 0, progress: bool = True,
+              clip_timeout_s: float | None = None) -> DatasetReport:
     """Render ``shard``'s clips of ``plan`` into ``out`` and write the shard's manifest; ``threads > 0``
-    fixes the render threads of this worker (the clips' ids and the plan stay the same)."""
+    fixes the render threads of this worker (the clips' ids and the plan stay the same) and
+    ``clip_timeout_s`` overrides the plan's limit per clip."""
     out = Path(out)
     (out / SHARDS_DIR).mkdir(parents=True, exist_ok=True)
     specs = shard.select(plan.specs)
@@ -147,9 +167,31 @@ def run_shard(plan: DatasetPlan, out: Path, shard: Shard, *, threads: int = 0, p
         specs = [replace(spec, settings=replace(spec.settings, threads=threads)) for spec in specs]
     return render_dataset(
         specs, out, redraws_out_of_frame=plan.redraws_out_of_frame, progress=progress,
-        manifest_path=out / SHARDS_DIR / f"{shard.name}.json",
+        manifest_path=out / SHARDS_DIR / f"{shard.name}.json", clip_timeout_s=clip_timeout_s or plan.clip_timeout_s,
         manifest_extra={"plan_digest": plan.digest, "shard": {"index": shard.index, "count": shard.count}},
+        worker=shard.name,
     )
+
+
+@dataclass(frozen=True)
+class RunningClip:
+    """A clip that a worker is rendering now, as its live record says."""
+
+    clip_id: str
+    age_s: float
+    owner: str  # <host>-<pid> of the worker
+    worker: str  # its shard
+    timeout_s: float
+
+    def __str__(self) -> str:
+        stuck = f", past its {self.timeout_s:g} s timeout: stuck?" if self.age_s > self.timeout_s else ""
+        return f"  running for {_duration(self.age_s)}: {self.clip_id} ({self.worker or 'worker'} on {self.owner}{stuck})"
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else \
+        f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
 @dataclass(frozen=True)
@@ -158,21 +200,27 @@ class DatasetStatus:
     failed: int
     pending: int
     manifest: Path
+    running: tuple[RunningClip, ...] = field(default_factory=tuple)
 
     @property
     def complete(self) -> bool:
-        return self.pending == 0
+        return self.pending == 0 and not self.running
 
     def __str__(self) -> str:
-        return f"dataset: {self.ok} ok, {self.failed} failed, {self.pending} pending -> {self.manifest}"
+        line = (f"dataset: {self.ok} ok, {self.failed} failed, {len(self.running)} running, {self.pending} pending "
+                f"-> {self.manifest}")
+        return "\n".join([line, *(str(clip) for clip in self.running)])
 
 
 def collect(plan: DatasetPlan, out: Path) -> DatasetStatus:
-    """Merge the shard manifests of ``plan`` found in ``out`` into ``out/dataset.json``.
+    """Merge what the workers reported about ``plan`` in ``out`` into ``out/dataset.json``.
 
-    Every planned clip is listed once: ``ok`` when a shard rendered it and its directory is complete,
-    ``failed`` with the error when a shard gave up on it, ``pending`` when no shard has reported it (yet).
-    Manifests of another plan (a different ``plan_digest``) are ignored.
+    Every planned clip is listed once: ``ok`` when its directory (under its final id, if it was redrawn)
+    is complete, ``running`` when a live worker's record says so (with the clip's age), ``failed`` with the
+    error when the last attempt failed, ``pending`` otherwise (never started, interrupted, its worker gone,
+    or its folder deleted). Sources: the live per-clip records (:mod:`render.live_status`), written as each
+    clip starts and ends, and the shard manifests; manifests of another plan (another ``plan_digest``)
+    are ignored.
     """
     out = Path(out)
     reported: dict[str, dict] = {}
@@ -187,18 +235,28 @@ def collect(plan: DatasetPlan, out: Path) -> DatasetStatus:
             previous = reported.get(entry["planned_clip_id"])
             if previous is None or previous["status"] != "ok":  # a success wins over an earlier failure
                 reported[entry["planned_clip_id"]] = entry
-    clips = []
+    records = read_records(out, [spec.clip_id for spec in plan.specs])
+    clips, running = [], []
     for spec in plan.specs:
-        entry = reported.get(spec.clip_id)
-        if entry is not None and entry["status"] == "ok" and not is_complete_clip(out / entry["clip_id"]):
-            entry = None  # reported but gone from disk: render it again
-        if entry is None:
-            entry = manifest_entry(spec, spec, "pending")
-        clips.append(entry)
+        record, entry = records.get(spec.clip_id), reported.get(spec.clip_id)
+        finals = [spec.clip_id, *(r["clip_id"] for r in (record, entry) if r is not None and r.get("clip_id"))]
+        done = next((clip_id for clip_id in finals if is_complete_clip(out / clip_id)), None)
+        if done is not None:
+            clips.append(manifest_entry(spec, spec, "ok") | {"clip_id": done})  # a redraw keeps asset and family
+        elif record is not None and is_live(record, plan.timeout_of(spec)):
+            running.append(RunningClip(record.get("clip_id", spec.clip_id), age_s(record), record.get("owner", "?"),
+                                       record.get("worker", ""), float(record.get("timeout_s", plan.timeout_of(spec)))))
+            clips.append(manifest_entry(spec, spec, "running") | {"clip_id": running[-1].clip_id})
+        elif record is not None and record["state"] == "failed":
+            clips.append(manifest_entry(spec, spec, "failed", record.get("error")) | {"clip_id": record["clip_id"]})
+        elif record is None and entry is not None and entry["status"] == "failed":
+            clips.append(entry)
+        else:
+            clips.append(manifest_entry(spec, spec, "pending"))
     path = out / MANIFEST_NAME
     write_json_atomic(path, {"schema_version": DATASET_SCHEMA_VERSION, "plan_digest": plan.digest, "clips": clips})
     count = {status: sum(c["status"] == status for c in clips) for status in ("ok", "failed", "pending")}
-    return DatasetStatus(count["ok"], count["failed"], count["pending"], path)
+    return DatasetStatus(count["ok"], count["failed"], count["pending"], path, tuple(running))
 
 
 @dataclass(frozen=True)

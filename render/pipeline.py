@@ -23,14 +23,17 @@ from render.groundtruth import GroundTruthSettings, compute_ground_truth, origin
 from render.scene import sample_scene
 from render.spec import ClipSpec
 from render.trajectories import build_trajectory
+from render.workdirs import work_dir_prefix
 
 
-def render_clip(spec: ClipSpec, out_root: Path, *, overwrite: bool = False, keep_work_dir: bool = False) -> Path:
+def render_clip(spec: ClipSpec, out_root: Path, *, overwrite: bool = False, keep_work_dir: bool = False,
+                strict: bool = False) -> Path:
     """Render ``spec`` into ``out_root/<clip_id>`` and return that directory.
 
     Raises :class:`RenderError` (with a reason code) on failure, after writing ``failures/<clip_id>.json``;
     nothing that looks like a complete clip is left behind. An already complete clip is returned as is
-    unless ``overwrite``.
+    unless ``overwrite``; with ``strict``, one that another process published while this one rendered
+    raises :class:`FileExistsError` (see :func:`common.clip_format.write_clip`).
     """
     out_root = Path(out_root)
     final = out_root / spec.clip_id
@@ -43,7 +46,7 @@ def render_clip(spec: ClipSpec, out_root: Path, *, overwrite: bool = False, keep
 
     started, cpu_started = time.perf_counter(), cpu_seconds()
     out_root.mkdir(parents=True, exist_ok=True)
-    work_dir = Path(tempfile.mkdtemp(prefix=f".{spec.clip_id}.work-", dir=out_root))
+    work_dir = Path(tempfile.mkdtemp(prefix=work_dir_prefix(spec.clip_id), dir=out_root))
     log_path = work_dir / LOG_NAME
     try:
         asset = _resolve(spec, out_root)
@@ -67,7 +70,7 @@ def render_clip(spec: ClipSpec, out_root: Path, *, overwrite: bool = False, keep
         return write_clip(
             out_root, spec.clip_id, frames=stage.passes.frames, annotations=annotations, meta=meta,
             extra_arrays={"traj": traj_npy, "bbox": bbox_npy}, write_png=spec.write_png, log_path=log_path,
-            overwrite=overwrite,
+            overwrite=overwrite, strict=strict,
         )
     except RenderError as exc:
         record_failure(out_root, spec.clip_id, spec.asset, exc, log_path)

@@ -11,6 +11,11 @@ from render.camera import CAMERA_MODES
 from render.errors import RenderError
 from render.trajectories import TrajectorySpec, sample_trajectory_spec
 
+#: Size caps, refused up front (docs/farm.md, "Limits"): 8K per side, and a clip's pixels times frames, which
+#: bounds a renderer's memory (about 70 bytes per pixel-frame measured: frames, depth, masks and Blender's
+#: passes; 10^8 pixel-frames is about 7 GB, e.g. 1920x1080 at 48 frames).
+MAX_IMAGE_SIDE = 8192
+MAX_PIXEL_FRAMES = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class Preset:
     settings: RenderSettings
     num_frames: int
     fps: float
+    clip_timeout_s: float  # default wall-clock limit of one clip: ~10x its measured single-core time
 
 
 PRESETS: dict[str, Preset] = {
@@ -54,6 +60,7 @@ PRESETS: dict[str, Preset] = {
         RenderSettings(width=288, height=192, samples=16, denoising_prefilter="FAST"),
         num_frames=32,
         fps=5.0,
+        clip_timeout_s=900.0,  # 68 CPU-s measured (docs/performance.md)
     ),
     "standard": Preset(
         "standard",
@@ -61,6 +68,7 @@ PRESETS: dict[str, Preset] = {
         RenderSettings(width=576, height=384, samples=64, adaptive_sampling=True, denoising_prefilter="FAST"),
         num_frames=32,
         fps=5.0,
+        clip_timeout_s=3 * 3600.0,  # 1009 CPU-s measured
     ),
     "paper": Preset(
         "paper",
@@ -73,6 +81,7 @@ PRESETS: dict[str, Preset] = {
         ),
         num_frames=32,
         fps=5.0,
+        clip_timeout_s=2 * 3600.0,  # 643 CPU-s measured
     ),
 }
 
@@ -110,6 +119,14 @@ class ClipSpec:
                 "invalid_spec",
                 f"image size {self.settings.width}x{self.settings.height} must be even and at least 8 (H.264 needs even sizes)",
             )
+        pixel_frames = self.settings.width * self.settings.height * self.trajectory.num_frames
+        if self.settings.width > MAX_IMAGE_SIDE or self.settings.height > MAX_IMAGE_SIDE:
+            raise RenderError("invalid_spec", f"image size {self.settings.width}x{self.settings.height} is above the "
+                                              f"cap of {MAX_IMAGE_SIDE} pixels per side")
+        if pixel_frames > MAX_PIXEL_FRAMES:
+            raise RenderError("invalid_spec", f"width x height x frames = {self.settings.width}x{self.settings.height}"
+                                              f"x{self.trajectory.num_frames} = {pixel_frames:,} is above the cap of "
+                                              f"{MAX_PIXEL_FRAMES:,} pixel-frames per clip (split it into shorter clips)")
         if self.settings.samples < 1:
             raise RenderError("invalid_spec", f"samples must be >= 1, got {self.settings.samples}")
         if not 0.01 <= self.settings.filter_width <= 10.0:
@@ -135,6 +152,15 @@ class ClipSpec:
         data["settings"] = RenderSettings(**data["settings"])
         data["scene"] = SceneOptions(**data.get("scene", {}))
         return cls(**data)
+
+
+def default_clip_timeout_s(spec: ClipSpec) -> float:
+    """The default wall-clock limit of one clip: its preset's (``draft`` for a custom spec), scaled up by how
+    much more pixels x frames x samples the clip has than the preset's own clips."""
+    preset = PRESETS.get(spec.preset, PRESETS["draft"])
+    work = spec.settings.width * spec.settings.height * spec.trajectory.num_frames * spec.settings.samples
+    base = preset.settings.width * preset.settings.height * preset.num_frames * preset.settings.samples
+    return preset.clip_timeout_s * max(1.0, work / base)
 
 
 def default_clip_id(spec: ClipSpec) -> str:
@@ -179,8 +205,8 @@ def make_clip_spec(
         traj = sample_trajectory_spec(
             trajectory,
             seed,
-            num_frames=num_frames or base.num_frames,
-            fps=fps or base.fps,
+            num_frames=base.num_frames if num_frames is None else num_frames,
+            fps=base.fps if fps is None else fps,
             speed_profile=speed_profile,
             pose_mode=pose_mode,
             overrides=trajectory_overrides,

@@ -169,7 +169,7 @@ def test_local_workers_render_the_plan_and_a_rerun_renders_nothing(tmp_path: Pat
     command = [sys.executable, "-m", "posetraj", "dataset", "render", "--plan", str(plan_path), "--out", str(out)]
     done = subprocess.run([*command, "--workers", "2"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert "dataset: 2 ok, 0 failed, 0 pending" in done.stdout
+    assert "dataset: 2 ok, 0 failed, 0 running, 0 pending" in done.stdout
     manifest = json.loads((out / "dataset.json").read_text())
     assert all((out / c["clip_id"] / MARKER_NAME).is_file() for c in manifest["clips"])
     assert sorted(p.name for p in (out / SHARDS_DIR).glob("shard-*.json")) == [

@@ -1,0 +1,93 @@
+"""Live per-clip records of a dataset folder: ``OUT/status/<planned_clip_id>.json`` (schema version 1).
+
+A worker writes a clip's record when it starts the clip (``running``, with its host, pid and start time)
+and again when the clip ends (``ok``, ``failed`` with the reason code, or ``interrupted``). One file per
+clip, replaced atomically: workers on several hosts of a shared file system never write into one file,
+and ``posetraj dataset status`` sees every finished clip at once, and the age of the running ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from common.atomic import write_json_atomic
+from common.clip_format import owner_tag
+from render.process_control import pid_alive
+
+STATUS_DIR = "status"
+RECORD_SCHEMA_VERSION = 1
+STATES = ("running", "ok", "failed", "interrupted")
+
+
+def write_record(out_root: Path, planned_clip_id: str, state: str, **fields) -> Path:
+    """Replace the record of one planned clip; ``fields`` (clip_id, code, error, worker, started_at, ...)
+    are kept as given, the writer's host, pid and the time are added."""
+    if state not in STATES:
+        raise ValueError(f"unknown clip state {state!r}")
+    now = time.time()
+    record = {"schema_version": RECORD_SCHEMA_VERSION, "planned_clip_id": planned_clip_id, "state": state,
+              "owner": owner_tag(), "pid": os.getpid(), "updated_at": now,
+              "updated_at_utc": datetime.fromtimestamp(now, timezone.utc).isoformat(), **fields}
+    folder = Path(out_root) / STATUS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_json_atomic(folder / f"{planned_clip_id}.json", record)
+
+
+def read_record(out_root: Path, planned_clip_id: str) -> dict | None:
+    """One clip's record, or None when there is none (or it is unreadable)."""
+    return _read(Path(out_root) / STATUS_DIR / f"{planned_clip_id}.json")
+
+
+def read_records(out_root: Path, planned_clip_ids: Iterable[str] | None = None) -> dict[str, dict]:
+    """The records of ``planned_clip_ids`` (default: every record in the folder), by planned clip id."""
+    folder = Path(out_root) / STATUS_DIR
+    if planned_clip_ids is None:
+        paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    else:
+        paths = [folder / f"{clip_id}.json" for clip_id in planned_clip_ids]
+    records = {}
+    for path in paths:
+        record = _read(path)
+        if record is not None:
+            records[record["planned_clip_id"]] = record
+    return records
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(record, dict) or record.get("schema_version") != RECORD_SCHEMA_VERSION \
+            or record.get("state") not in STATES or "planned_clip_id" not in record:
+        return None
+    return record
+
+
+def running_elsewhere(record: dict | None, max_age_s: float) -> bool:
+    """Whether ``record`` says another live process is rendering the clip now: a ``running`` record of
+    another process that is alive (this host) or younger than ``max_age_s`` seconds (another host)."""
+    if record is None or record["state"] != "running" or record.get("owner") == owner_tag():
+        return False
+    return is_live(record, max_age_s)
+
+
+def is_live(record: dict, max_age_s: float) -> bool:
+    """A ``running`` record whose process still exists (this host) or, from another host, whose age is
+    under ``max_age_s`` (past it, the clip would have been stopped by its timeout)."""
+    if record["state"] != "running":
+        return False
+    host, _, pid = str(record.get("owner", "")).rpartition("-")
+    if host == owner_tag(0).rpartition("-")[0] and pid.isdigit():
+        return pid_alive(int(pid))
+    return age_s(record) <= max_age_s
+
+
+def age_s(record: dict) -> float:
+    """Seconds since the record's clip started (or since the record was written)."""
+    return max(0.0, time.time() - float(record.get("started_at", record.get("updated_at", time.time()))))
