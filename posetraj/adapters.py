@@ -118,7 +118,7 @@ def generate(image: Any, trajectories: Any, num_frames: int, fps: float) -> np.n
     ``fps`` (the harness's interface) is the suite's frame rate; the model is conditioned on its
     training fps id unless ``fps_id`` / ``POSETRAJ_FPS_ID`` says otherwise."""
     global _config, _pipe
-    from posetraj.inference import generate_video, load_pipeline
+    from posetraj.inference import generate_for_image, load_pipeline
 
     if _config is None:
         _config = _config_from_env()
@@ -126,12 +126,7 @@ def generate(image: Any, trajectories: Any, num_frames: int, fps: float) -> np.n
         _pipe = load_pipeline(_config.svd, _config.controlnet, _config.device, _config.dtype, _config.variant)
     pil = image if isinstance(image, PIL.Image.Image) else PIL.Image.fromarray(np.asarray(image, dtype=np.uint8))
     pil = pil.convert("RGB")
-    traj = as_trajectories(trajectories, pil.size)
-    video = generate_video(_pipe, pil, traj, num_frames, _config.settings)
-    if (video.shape[2], video.shape[1]) == pil.size:
-        return video
-    resized = [np.asarray(PIL.Image.fromarray(f).resize(pil.size, PIL.Image.BICUBIC)) for f in video]
-    return np.stack(resized)
+    return generate_for_image(_pipe, pil, as_trajectories(trajectories, pil.size), num_frames, _config.settings)
 
 
 generate.cache_key = _cache_key

@@ -79,3 +79,17 @@ def generate_video(
     if not np.isfinite(frames).all():
         raise RuntimeError("generation produced non-finite values (fp16 overflow? try --dtype bf16 or fp32)")
     return np.clip(np.rint(frames * 255.0), 0, 255).astype(np.uint8)
+
+
+def generate_for_image(
+    pipe, image: np.ndarray | PIL.Image.Image, trajectories: Trajectories, num_frames: int,
+    settings: GenerationSettings = GenerationSettings(),
+) -> np.ndarray:
+    """(num_frames, H, W, 3) uint8 in the pixel frame of ``image`` (H, W): generated at the settings' size
+    with trajectories given in ``image``'s pixels, then resized back (bicubic) when the sizes differ."""
+    pil = image if isinstance(image, PIL.Image.Image) else PIL.Image.fromarray(np.asarray(image, dtype=np.uint8))
+    pil = pil.convert("RGB")
+    video = generate_video(pipe, pil, trajectories, num_frames, settings)
+    if (video.shape[2], video.shape[1]) == pil.size:
+        return video
+    return np.stack([np.asarray(PIL.Image.fromarray(f).resize(pil.size, PIL.Image.BICUBIC)) for f in video])

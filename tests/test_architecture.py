@@ -56,9 +56,10 @@ def test_only_render_blender_imports_bpy():
     assert not offenders, offenders
 
 
-# the modules that may call numpy.load: the clip reader, the trajectory reader (traj.npy) and the
-# benchmark's own cache of arrays
-NPY_READERS = {"common/clip_format.py", "common/trajectories.py", "benchmark/cache.py"}
+# the modules that may call numpy.load: the clip reader, the trajectory reader (traj.npy), the
+# benchmark's own cache of arrays and the reader of real training videos' camera-pose files
+NPY_READERS = {"common/clip_format.py", "common/trajectories.py", "benchmark/cache.py",
+               "posetraj/training/camera_poses.py"}
 
 
 def test_one_reader_per_contract():

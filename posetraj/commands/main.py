@@ -29,6 +29,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("catalog", "posetraj.commands.catalog", "build, filter, split and fetch the asset catalog (Objaverse, local, built-in)"),
     Subcommand("bench", "posetraj.commands.bench", "build benchmark suites, score models, write the leaderboard"),
     Subcommand("demo", "posetraj.commands.demo", "the main job: render built-in clips, score baselines, write the leaderboard"),
+    Subcommand("train", "posetraj.commands.train", "train the PoseTraj ControlNet: stages pose, clean, real (accelerate)"),
     Subcommand("generate", "posetraj.commands.generate", "generate a video from an image and trajectories (PoseTraj model)"),
     Subcommand("init-tiny", "posetraj.commands.init_tiny", "write a random tiny SVD (and Traj-ControlNet) for tests"),
 )
