@@ -30,6 +30,39 @@ class AssetFileError(ValueError):
     """A mesh asset's files are unreadable or incomplete (e.g. a ``.gltf`` whose buffer is missing)."""
 
 
+GLB_MAGIC, GLB_JSON_CHUNK = b"glTF", 0x4E4F534A
+
+
+def gltf_document(path: Path) -> dict:
+    """The JSON document of a ``.gltf`` or ``.glb`` file (a ``.glb``'s first chunk); only the JSON is read.
+    :class:`AssetFileError` names what is wrong (not JSON, not a version-2 GLB, truncated)."""
+    import struct
+
+    path = Path(path)
+    try:
+        if mesh_format(path) == "glb":
+            with open(path, "rb") as handle:
+                header = handle.read(20)
+                if len(header) < 20 or header[:4] != GLB_MAGIC:
+                    raise AssetFileError(f"{path}: not a GLB file (no 'glTF' header)")
+                version, _, length, kind = struct.unpack("<IIII", header[4:])
+                if version != 2:
+                    raise AssetFileError(f"{path}: GLB version {version}, only glTF 2.0 is supported")
+                if kind != GLB_JSON_CHUNK:
+                    raise AssetFileError(f"{path}: the GLB's first chunk is not its JSON")
+                text = handle.read(length)
+                if len(text) < length:
+                    raise AssetFileError(f"{path}: truncated GLB (JSON chunk of {length} bytes, {len(text)} present)")
+        else:
+            text = path.read_bytes()
+        document = json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AssetFileError(f"{path}: not a JSON glTF document ({exc})") from None
+    if not isinstance(document, dict):
+        raise AssetFileError(f"{path}: the glTF JSON is not an object")
+    return document
+
+
 def asset_files(path: Path) -> list[Path]:
     """The files that make up a mesh asset: the file itself and, for a ``.gltf``, the external buffers
     and images its JSON references (``data:`` URIs are inline). :class:`AssetFileError` for a ``.gltf``
@@ -39,13 +72,10 @@ def asset_files(path: Path) -> list[Path]:
         return [path]
     from urllib.parse import unquote
 
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AssetFileError(f"{path}: not a JSON glTF file ({exc})") from None
+    document = gltf_document(path)
     files = [path]
     for kind in ("buffers", "images"):
-        for entry in document.get(kind, []) if isinstance(document, dict) else []:
+        for entry in document.get(kind, []):
             uri = entry.get("uri") if isinstance(entry, dict) else None
             if not uri or uri.startswith("data:"):
                 continue

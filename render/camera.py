@@ -117,6 +117,16 @@ def in_frame(pixels: np.ndarray, depth: np.ndarray, width: int, height: int, mar
     )
 
 
+def frame_overshoot(pixels: np.ndarray, depth: np.ndarray, width: int, height: int, margin: float = 0.0) -> np.ndarray:
+    """How far (pixels) each projected point lies outside the image shrunk by ``margin``: 0 inside, inf
+    behind the camera. ``in_frame`` is ``frame_overshoot(...) == 0``."""
+    u, v = pixels[..., 0], pixels[..., 1]
+    low, high_u, high_v = -0.5 + margin, width - 0.5 - margin, height - 0.5 - margin
+    with np.errstate(invalid="ignore"):
+        out = np.maximum.reduce([low - u, u - high_u, low - v, v - high_v, np.zeros_like(u)])
+    return np.where(depth > 0, out, np.inf)
+
+
 @dataclass(frozen=True)
 class CameraTrack:
     """A camera over a clip: shared intrinsics and one world-to-camera pose per frame."""
@@ -173,9 +183,16 @@ def _spherical_eye(target: np.ndarray, distance: float, elevation: float, azimut
     )
 
 
-def _fits(camera: CameraTrack, corners_world: np.ndarray, margin: float) -> bool:
+def _overshoot(camera: CameraTrack, corners_world: np.ndarray, margin: float) -> float:
+    """Largest distance (pixels) by which a box corner leaves the frame shrunk by ``margin`` (0: it fits)."""
     pixels, depth = project_points(camera.K, camera.w2c, corners_world)
-    return bool(in_frame(pixels, depth, camera.width, camera.height, margin).all())
+    return float(frame_overshoot(pixels, depth, camera.width, camera.height, margin).max())
+
+
+def _placement_error(what: str, tries: int, best: float) -> CameraPlacementError:
+    closest = "behind the camera" if not np.isfinite(best) else f"by {best:.1f} px"
+    return CameraPlacementError(f"no {what} camera kept the object in frame after {tries} tries (the closest left "
+                                f"the frame {closest})")
 
 
 def _check_corners(corners_world: np.ndarray, num_frames: int) -> np.ndarray:
@@ -199,6 +216,7 @@ def random_camera(
     num_frames = corners_world.shape[0]
     corners_world = _check_corners(corners_world, num_frames)
     centre = corners_world.reshape(-1, 3).mean(axis=0)
+    best = math.inf
     for attempt in range(ranges.max_tries):
         distance = rng.uniform(*ranges.distance_m)
         elevation = math.radians(rng.uniform(*ranges.elevation_deg))
@@ -213,11 +231,11 @@ def random_camera(
             "lens_mm": lens, "target": target.tolist(), "attempts": attempt + 1,
         }
         camera = CameraTrack(K, np.repeat(w2c[None], num_frames, axis=0), width, height, lens, mode="random", params=params)
-        if _fits(camera, corners_world, ranges.margin_px):
+        overshoot = _overshoot(camera, corners_world, ranges.margin_px)
+        if overshoot == 0.0:
             return camera
-    raise CameraPlacementError(
-        f"no random camera kept the object in frame after {ranges.max_tries} tries; widen the distance range"
-    )
+        best = min(best, overshoot)
+    raise _placement_error("random", ranges.max_tries, best)
 
 
 def moving_camera(
@@ -242,6 +260,7 @@ def moving_camera(
     centre = corners_world.reshape(-1, 3).mean(axis=0)
     object_centres = corners_world.mean(axis=1)
     fraction = np.linspace(0.0, 1.0, num_frames)
+    best = math.inf
     for attempt in range(ranges.max_tries):
         distance = rng.uniform(*ranges.distance_m)
         elevation = math.radians(rng.uniform(*ranges.elevation_deg))
@@ -263,6 +282,8 @@ def moving_camera(
             "lens_mm": lens, "centre": centre.tolist(), "attempts": attempt + 1,
         })
         camera = CameraTrack(K, w2c, width, height, lens, mode=mode, params=params)
-        if _fits(camera, corners_world, ranges.margin_px):
+        overshoot = _overshoot(camera, corners_world, ranges.margin_px)
+        if overshoot == 0.0:
             return camera
-    raise CameraPlacementError(f"no {mode} camera kept the object in frame after {ranges.max_tries} tries")
+        best = min(best, overshoot)
+    raise _placement_error(mode, ranges.max_tries, best)

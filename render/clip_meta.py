@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
-from render.groundtruth import GroundTruthSettings
+from assets_catalog.validate import ValidationReport
+from render.groundtruth import MASK_ALPHA_THRESHOLD, GroundTruthSettings
 from render.scene import SceneDescription
 from render.spec import ClipSpec
 
@@ -14,9 +15,10 @@ if TYPE_CHECKING:
 
 
 def clip_meta(spec: ClipSpec, asset, trajectory: Trajectory, scene: SceneDescription, stage,
-              gt_settings: GroundTruthSettings) -> dict:
-    """The clip's meta record from its spec, resolved asset, trajectory, scene, Blender stage
-    (:class:`render.blender.clip_stage.BlenderStage`) and ground-truth settings; timing is added by the caller."""
+              gt_settings: GroundTruthSettings, precheck: ValidationReport | None = None) -> dict:
+    """The clip's meta record from the spec rendered (its trajectory maybe fitted), resolved asset, trajectory,
+    scene, Blender stage (:class:`render.blender.clip_stage.BlenderStage`), ground-truth settings and the
+    asset file's check before import; timing is added by the caller."""
     imported, camera, passes = stage.imported, stage.camera, stage.passes
     return {
         "seed": spec.seed,
@@ -31,7 +33,9 @@ def clip_meta(spec: ClipSpec, asset, trajectory: Trajectory, scene: SceneDescrip
         "normalization": {
             "scale": imported.scale, "offset": imported.offset.tolist(), "extents": imported.extents.tolist(),
         },
+        "asset_import": {**imported.record, "precheck": None if precheck is None else precheck.to_dict()},
         "trajectory": trajectory.spec.to_dict(),
+        "fit": stage.fit,
         "camera": {"mode": camera.mode, "lens_mm": camera.lens_mm, "sensor_mm": camera.sensor_mm,
                    "static": camera.is_static, "params": camera.params},
         "scene": scene.to_dict(),
@@ -45,6 +49,7 @@ def clip_meta(spec: ClipSpec, asset, trajectory: Trajectory, scene: SceneDescrip
             "visibility_depth_tolerance_m": gt_settings.depth_tolerance_m,
             "visibility_depth_relative_tolerance": gt_settings.depth_relative_tolerance,
             "blender_check": asdict(stage.pose_check),
+            "mask_alpha_threshold": MASK_ALPHA_THRESHOLD,
         },
         "spec": spec.to_dict(),
     }

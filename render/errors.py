@@ -13,6 +13,7 @@ REASON_CODES = {
     "render_failed": "Blender failed while rendering (or its render process died)",
     "timeout": "the clip ran past its wall-clock limit (--clip-timeout) and was stopped",
     "blender_missing": "the bpy module is not installed (install the 'render' extra)",
+    "internal_error": "an unexpected error in posetraj or Blender (a bug: the failure record has the traceback)",
 }
 
 

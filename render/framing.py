@@ -7,7 +7,8 @@ import hashlib
 
 import numpy as np
 
-from render.camera import CameraPlacementError, CameraTrack, default_camera, in_frame, moving_camera, project_points, random_camera
+from render.camera import (CameraPlacementError, CameraTrack, default_camera, frame_overshoot, moving_camera,
+                           project_points, random_camera)
 from render.errors import RenderError
 from render.plate import plan_plate, plate_unavailable_reason
 from render.scene import SceneDescription
@@ -20,7 +21,8 @@ def stream_seed(seed: int, stream: str) -> int:
 
 
 def place_camera(spec: ClipSpec, corners_world: np.ndarray) -> CameraTrack:
-    """The clip's camera; the object's box must stay in frame for every frame (else ``out_of_frame``)."""
+    """The clip's camera; the object's box must stay in frame for every frame (else ``out_of_frame``,
+    naming the frames and how far the box leaves the frame)."""
     width, height = spec.settings.width, spec.settings.height
     rng = np.random.default_rng(stream_seed(spec.seed, "camera"))
     try:
@@ -33,15 +35,26 @@ def place_camera(spec: ClipSpec, corners_world: np.ndarray) -> CameraTrack:
     except CameraPlacementError as exc:
         raise RenderError("out_of_frame", str(exc)) from None
     pixels, depth = project_points(camera.K, camera.w2c, corners_world)
-    inside = in_frame(pixels, depth, width, height)
-    if not inside.all():
-        frames = np.flatnonzero(~inside.all(axis=1))
-        raise RenderError(
-            "out_of_frame",
-            f"the object's box leaves the {spec.camera_mode} camera's frame in frames {frames.tolist()[:8]}"
-            f"{'...' if len(frames) > 8 else ''}",
-        )
+    overshoot = frame_overshoot(pixels, depth, width, height)
+    if overshoot.max() > 0:
+        raise RenderError("out_of_frame", f"the object's box leaves the {spec.camera_mode} camera's frame "
+                                          f"{describe_overshoot(pixels, overshoot, width, height)}")
     return camera
+
+
+def describe_overshoot(pixels: np.ndarray, overshoot: np.ndarray, width: int, height: int) -> str:
+    """'in frames [..] by up to N px past the E edge' for (T,K) projected points and their overshoot."""
+    frames = np.flatnonzero(overshoot.max(axis=1) > 0)
+    listed = f"{frames.tolist()[:8]}{'...' if len(frames) > 8 else ''}"
+    worst = np.unravel_index(np.argmax(overshoot), overshoot.shape)
+    if not np.isfinite(overshoot[worst]):
+        return f"in frames {listed} (a corner is behind the camera)"
+    u, v = pixels[worst]
+    edges = {"left": -0.5 - u, "right": u - (width - 0.5), "top": -0.5 - v, "bottom": v - (height - 0.5)}
+    edge = max(edges, key=edges.get)
+    amount = overshoot[worst]
+    return (f"in frames {listed} by up to {amount:.{1 if amount >= 0.05 else 3}f} px past the {edge} edge "
+            f"({width}x{height} image)")
 
 
 def plate_record(

@@ -18,6 +18,10 @@ BOX_CORNER_SIGNS = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) fo
 #: The 12 box edges: corner pairs whose indices differ in exactly one bit.
 BOX_EDGES = tuple((a, a | bit) for bit in (4, 2, 1) for a in range(8) if not a & bit)
 
+#: Depth and mask record a surface only where its alpha is at least this (Cycles' pass alpha threshold): an
+#: alpha-blended part counts where it is opaque enough and is seen through elsewhere (docs/rendering.md).
+MASK_ALPHA_THRESHOLD = 0.5
+
 #: Our corner indices in the order of the original PoseTraj ``bbox.npy`` (see docs/clip_format.md).
 ORIGINAL_BBOX_ORDER = (0, 6, 4, 2, 1, 7, 5, 3)
 
@@ -52,12 +56,15 @@ def sample_surface_points(vertices: np.ndarray, faces: np.ndarray, count: int, s
 
 
 def visibility_from_depth(
-    pixels: np.ndarray, z: np.ndarray, depth: np.ndarray, tolerance_m: float, relative_tolerance: float
+    pixels: np.ndarray, z: np.ndarray, depth: np.ndarray, tolerance_m: float, relative_tolerance: float,
+    mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """(T,N) visibility of projected points by comparing their camera z with the rendered depth.
 
     A point is visible when it projects inside the image in front of the camera and the planar depth at
-    its nearest pixel is within ``tolerance_m + relative_tolerance * z`` of the point's own depth.
+    its nearest pixel is within ``tolerance_m + relative_tolerance * z`` of the point's own depth (and,
+    with ``mask`` (T,H,W), that pixel shows the object: a point on a see-through part where the object
+    touches the floor has the floor's depth but is not what the pixel shows).
     """
     num_frames, height, width = depth.shape
     inside = in_frame(pixels, z, width, height)
@@ -66,7 +73,8 @@ def visibility_from_depth(
     frame_index = np.arange(num_frames)[:, None]
     seen = depth[frame_index, rows, cols]
     close = np.abs(seen - z) <= tolerance_m + relative_tolerance * np.abs(z)
-    return inside & close & (seen > 0)
+    shown = True if mask is None else mask[frame_index, rows, cols] > 0
+    return inside & close & (seen > 0) & shown
 
 
 @dataclass(frozen=True)
@@ -109,7 +117,7 @@ def compute_ground_truth(
     tracks_world = transform_points(obj_to_world, tracks_xyz)
     tracks_2d, tracks_z = project_points(K, w2c, tracks_world)
     tracks_visible = visibility_from_depth(
-        tracks_2d, tracks_z, depth, settings.depth_tolerance_m, settings.depth_relative_tolerance
+        tracks_2d, tracks_z, depth, settings.depth_tolerance_m, settings.depth_relative_tolerance, mask
     )
     return {
         "schema_version": np.int64(1),

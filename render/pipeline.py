@@ -15,9 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from common.clip_format import LOG_NAME, is_complete_clip, write_clip
+from render.asset_check import checked_asset
 from render.clip_meta import clip_meta
 from render.errors import RenderError
-from render.failures import record_failure
+from render.failures import record_failure, unexpected_errors_as_failures
+from render.fitting import FitPolicy
 from render.framing import stream_seed
 from render.groundtruth import GroundTruthSettings, compute_ground_truth, original_layout
 from render.scene import sample_scene
@@ -27,13 +29,17 @@ from render.workdirs import work_dir_prefix
 
 
 def render_clip(spec: ClipSpec, out_root: Path, *, overwrite: bool = False, keep_work_dir: bool = False,
-                strict: bool = False) -> Path:
+                strict: bool = False, fit: FitPolicy | None = None) -> Path:
     """Render ``spec`` into ``out_root/<clip_id>`` and return that directory.
 
     Raises :class:`RenderError` (with a reason code) on failure, after writing ``failures/<clip_id>.json``;
     nothing that looks like a complete clip is left behind. An already complete clip is returned as is
     unless ``overwrite``; with ``strict``, one that another process published while this one rendered
     raises :class:`FileExistsError` (see :func:`common.clip_format.write_clip`).
+
+    ``fit`` (e.g. ``FitPolicy()``, what ``posetraj render`` passes): a drawn trajectory whose object would
+    leave the frame is redrawn or scaled to fit (:mod:`render.fitting`) under the same clip id; without it
+    the spec renders exactly as given or fails with ``out_of_frame``.
     """
     out_root = Path(out_root)
     final = out_root / spec.clip_id
@@ -42,18 +48,23 @@ def render_clip(spec: ClipSpec, out_root: Path, *, overwrite: bool = False, keep
     try:
         from render.blender.clip_stage import cpu_seconds, run_blender_stage
     except ImportError as exc:
-        raise RenderError("blender_missing", f"cannot import bpy ({exc}); install posetraj[render]") from None
+        error = RenderError("blender_missing", f"cannot import bpy ({exc}); install posetraj[render]")
+        record_failure(out_root, spec.clip_id, spec.asset, error)
+        raise error from None
 
     started, cpu_started = time.perf_counter(), cpu_seconds()
     out_root.mkdir(parents=True, exist_ok=True)
     work_dir = Path(tempfile.mkdtemp(prefix=work_dir_prefix(spec.clip_id), dir=out_root))
     log_path = work_dir / LOG_NAME
     try:
-        asset = _resolve(spec, out_root)
-        trajectory = build_trajectory(spec.trajectory)
-        scene = sample_scene(np.random.default_rng(stream_seed(spec.seed, "scene")), floor_kind=spec.scene.floor_kind,
-                             floor_texture=spec.scene.floor_texture, hdri=spec.scene.hdri)
-        stage = run_blender_stage(spec, asset.path, trajectory, scene, work_dir, log_path)
+        with unexpected_errors_as_failures(log_path):
+            asset, precheck = checked_asset(spec.asset, out_root)
+            trajectory = build_trajectory(spec.trajectory)
+            scene = sample_scene(np.random.default_rng(stream_seed(spec.seed, "scene")),
+                                 floor_kind=spec.scene.floor_kind, floor_texture=spec.scene.floor_texture,
+                                 hdri=spec.scene.hdri)
+            stage = run_blender_stage(spec, asset.path, trajectory, scene, work_dir, log_path, fit=fit)
+        trajectory = stage.trajectory  # fitted to the frame when ``fit`` allowed it
         tick = time.perf_counter()
         gt_settings = GroundTruthSettings(num_track_points=spec.num_track_points)
         annotations = compute_ground_truth(
@@ -64,7 +75,7 @@ def render_clip(spec: ClipSpec, out_root: Path, *, overwrite: bool = False, keep
         )
         traj_npy, bbox_npy = original_layout(annotations)
         ground_truth_s = time.perf_counter() - tick
-        meta = clip_meta(spec, asset, trajectory, scene, stage, gt_settings)
+        meta = clip_meta(stage.spec, asset, trajectory, scene, stage, gt_settings, precheck)
         meta["timing"] = {**stage.timing, "ground_truth_s": ground_truth_s,
                           "total_s": time.perf_counter() - started, "cpu_s": cpu_seconds() - cpu_started}
         return write_clip(
@@ -78,18 +89,3 @@ def render_clip(spec: ClipSpec, out_root: Path, *, overwrite: bool = False, keep
     finally:
         if not keep_work_dir:
             shutil.rmtree(work_dir, ignore_errors=True)
-
-
-def _resolve(spec: ClipSpec, out_root: Path):
-    """The spec's asset as a local file (built-ins are exported under ``out_root/.assets``)."""
-    from assets_catalog.files import AssetFileError
-    from assets_catalog.resolve import resolve_asset
-
-    try:
-        return resolve_asset(spec.asset, out_root / ".assets")
-    except FileNotFoundError as exc:
-        raise RenderError("asset_not_found", str(exc)) from None
-    except AssetFileError as exc:
-        raise RenderError("asset_corrupt", str(exc)) from None
-    except ValueError as exc:
-        raise RenderError("asset_unsupported", str(exc)) from None

@@ -110,8 +110,14 @@ class ClipSpec:
     min_flatness: float = 0.1
     scene: SceneOptions = field(default_factory=SceneOptions)
     clip_id: str = ""
+    # None: the asset's rest pose; k: its own animation frozen at frame k (render/blender/asset_import.py)
+    asset_frame: int | None = None
 
     def __post_init__(self) -> None:
+        if self.asset_frame is not None and (isinstance(self.asset_frame, bool) or not isinstance(self.asset_frame, int)
+                                             or self.asset_frame < 0):
+            raise RenderError("invalid_spec", f"asset frame must be an integer >= 0 (or None: rest pose), "
+                                              f"got {self.asset_frame!r}")
         if self.camera_mode not in CAMERA_MODES:
             raise RenderError("invalid_spec", f"camera mode {self.camera_mode!r} is not one of {', '.join(CAMERA_MODES)}")
         if self.settings.width < 8 or self.settings.height < 8 or self.settings.width % 2 or self.settings.height % 2:
@@ -168,6 +174,8 @@ def default_clip_id(spec: ClipSpec) -> str:
     asset_name = spec.asset.split(":", 1)[1] if spec.asset.startswith("builtin:") else spec.asset.rsplit("/", 1)[-1]
     asset_name = re.sub(r"[^A-Za-z0-9_-]+", "-", asset_name.rsplit(".", 1)[0]).strip("-") or "asset"
     payload = asdict(spec) | {"clip_id": "", "trajectory": spec.trajectory.to_dict()}
+    if spec.asset_frame is None:  # added later: the rest pose keeps the ids clips had before
+        del payload["asset_frame"]
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:8]
     return f"{asset_name}_{spec.trajectory.name}_s{spec.seed}_{digest}"
 

@@ -29,6 +29,8 @@ def add_clip_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--camera", default="default", choices=CAMERA_MODES, help="camera mode")
     parser.add_argument("--track-points", type=int, default=256, help="surface points tracked for ground truth")
     parser.add_argument("--png", action="store_true", help="also write lossless PNG frames")
+    parser.add_argument("--asset-frame", type=int,
+                        help="freeze the asset's own animation at this frame (24 fps; default: its rest pose)")
 
 
 def clip_options(args: argparse.Namespace) -> dict:
@@ -37,7 +39,8 @@ def clip_options(args: argparse.Namespace) -> dict:
     overrides = {"num_frames": args.frames, "fps": args.fps, "width": args.width, "height": args.height,
                  "samples": args.samples, "filter_width": args.filter_width, "plate_samples": args.plate_samples}
     return {"speed_profile": args.speed_profile, "camera_mode": args.camera, "num_track_points": args.track_points,
-            "write_png": args.png, **{k: v for k, v in overrides.items() if v is not None}}
+            "write_png": args.png, "asset_frame": args.asset_frame,
+            **{k: v for k, v in overrides.items() if v is not None}}
 
 
 def build_parser(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +57,9 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (GPU when present), CPU, CUDA, OPTIX, HIP or METAL")
     parser.add_argument("--threads", type=int, default=0, help="render threads (0 = all cores)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing complete clip")
+    parser.add_argument("--no-fit", action="store_true",
+                        help="render the drawn trajectory exactly: fail with out_of_frame instead of redrawing it "
+                             "or scaling it down when the object would leave the frame")
     parser.add_argument("--out", type=Path, help="output directory; the clip goes to OUT/<clip_id>")
     parser.add_argument("--list-trajectories", action="store_true", help="list the trajectory families and exit")
     parser.add_argument("--list-builtins", action="store_true", help="list the built-in assets and exit")
@@ -81,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from dataclasses import replace
 
+    from render.failures import record_failure, request_clip_id
+    from render.fitting import FitPolicy, describe_fit
     from render.pipeline import render_clip
 
     try:
@@ -90,15 +98,23 @@ def run(args: argparse.Namespace) -> int:
             clip_id=args.clip_id or "", **clip_options(args),
         )
         spec = replace(spec, settings=replace(spec.settings, device=args.device, threads=args.threads))
+    except RenderError as exc:  # no spec, so no clip id yet: the record is named after the request
+        clip_id = args.clip_id or request_clip_id(args.asset, args.trajectory, args.seed)
+        record_failure(args.out, clip_id, args.asset, exc)
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
         print(f"rendering {spec.clip_id}: {spec.asset} on {spec.trajectory.name} "
               f"({spec.trajectory.num_frames} frames, {spec.settings.width}x{spec.settings.height}, "
               f"{spec.settings.samples} samples)", file=sys.stderr)
-        clip_dir = render_clip(spec, args.out, overwrite=args.overwrite)
+        clip_dir = render_clip(spec, args.out, overwrite=args.overwrite, fit=None if args.no_fit else FitPolicy())
     except RenderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     meta = json.loads((clip_dir / "meta.json").read_text())
     print(f"wrote {clip_dir} in {meta['timing']['total_s']:.1f} s "
           f"(render {meta['timing']['render_s']:.1f} s on {meta['render']['device']})", file=sys.stderr)
+    if note := describe_fit(meta.get("fit") or {}):
+        print(f"note: {note}", file=sys.stderr)
     print(clip_dir)
     return 0

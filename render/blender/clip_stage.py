@@ -15,11 +15,10 @@ from render.blender.asset_import import ImportedObject, import_asset
 from render.blender.console import console_to_log, quiet_python_loggers
 from render.camera import CameraTrack
 from render.errors import RenderError
-from render.framing import place_camera, plate_record
-from render.groundtruth import box_corners_object, transform_points
+from render.fitting import FitPolicy, frame_clip
+from render.framing import plate_record
 from render.scene import SceneDescription
 from render.spec import ClipSpec
-from render.trajectories import object_to_world
 
 if TYPE_CHECKING:
     from render.trajectories.kinematics import Trajectory
@@ -30,6 +29,9 @@ class BlenderStage:
     """What the Blender stage produced for one clip."""
 
     imported: ImportedObject
+    spec: ClipSpec  # the spec rendered: the requested one, its trajectory maybe fitted (render.fitting)
+    trajectory: Trajectory
+    fit: dict  # render.fitting.FramedClip.record
     obj_to_world: np.ndarray  # (T, 4, 4)
     camera: CameraTrack
     plate: dict  # render.framing.plate_record
@@ -40,8 +42,9 @@ class BlenderStage:
 
 
 def run_blender_stage(spec: ClipSpec, asset_path: Path, trajectory: Trajectory, scene: SceneDescription,
-                      work_dir: Path, log_path: Path) -> BlenderStage:
+                      work_dir: Path, log_path: Path, fit: FitPolicy | None = None) -> BlenderStage:
     """Everything of one clip that needs Blender, with Blender's console output sent to ``log_path``.
+    ``fit``: how a drawn trajectory whose object leaves the frame may be changed (None: not at all).
 
     Raises :class:`RenderError` (``out_of_frame``, ``invalid_spec``, ``render_failed`` or an import code).
     """
@@ -50,11 +53,10 @@ def run_blender_stage(spec: ClipSpec, asset_path: Path, trajectory: Trajectory, 
     with console_to_log(log_path):
         backend.reset_scene()
         tick = time.perf_counter()
-        imported = import_asset(Path(asset_path), spec.min_flatness)
+        imported = import_asset(Path(asset_path), spec.min_flatness, spec.asset_frame)
         timing["import_s"] = time.perf_counter() - tick
-        obj_to_world = object_to_world(trajectory, imported.extents)
-        corners_world = transform_points(obj_to_world, box_corners_object(imported.extents))
-        camera = place_camera(spec, corners_world)
+        framed = frame_clip(spec, trajectory, imported.extents, fit)
+        obj_to_world, corners_world, camera = framed.obj_to_world, framed.corners_world, framed.camera
         tick = time.perf_counter()
         try:
             camera_object = backend.build_clip_scene(imported, obj_to_world, camera, scene)
@@ -78,7 +80,8 @@ def run_blender_stage(spec: ClipSpec, asset_path: Path, trajectory: Trajectory, 
         pose_check = backend.check_against_blender(imported, camera_object, obj_to_world, camera, corners_world)
         timing["check_s"] = time.perf_counter() - tick
         version = backend.blender_version()
-    return BlenderStage(imported=imported, obj_to_world=obj_to_world, camera=camera, plate=plate, passes=passes,
+    return BlenderStage(imported=imported, spec=framed.spec, trajectory=framed.trajectory, fit=framed.record,
+                        obj_to_world=obj_to_world, camera=camera, plate=plate, passes=passes,
                         pose_check=pose_check, blender_version=version, timing=timing)
 
 

@@ -16,7 +16,8 @@ from render.trajectories.families import ROTATIONAL_FAMILIES, TRAJECTORY_NAMES, 
 from render.trajectories.kinematics import build_trajectory, object_to_world, path_length, rotation_about_z
 from render.trajectories.pose_modes import POSE_MODES
 from render.trajectories.sampling import sample_trajectory_spec
-from render.trajectories.spec import TrajectorySpec, describe_pose_modes, describe_trajectories, parameter_docs
+from render.trajectories.spec import (TrajectorySpec, describe_pose_modes, describe_trajectories, parameter_docs,
+                                      scale_path)
 
 __all__ = [
     "POSE_MODES",
@@ -32,4 +33,5 @@ __all__ = [
     "path_length",
     "rotation_about_z",
     "sample_trajectory_spec",
+    "scale_path",
 ]

@@ -191,50 +191,53 @@ def _check_spiral(p: dict) -> str | None:
 FAMILY_LIST: tuple[_Family, ...] = (
     _Family(
         "half_circle", "PoseTraj-10k 'circle': half circle of radius 1.1 m, counter-clockwise around the origin",
-        (Param("radius", 1.1, fixed(1.1), "metres; fixed at 1.1 as in PoseTraj-10k", low=0.0, low_open=True),
+        (Param("radius", 1.1, fixed(1.1), "metres; fixed at 1.1 as in PoseTraj-10k", low=0.0, low_open=True,
+               length=True),
          angle_param("start_angle", "polar angle of the first point")),
         _half_circle),
     _Family(
         "s_curve", "PoseTraj-10k 'S': two tangent half circles of radius 0.49 m (CCW then CW)",
         (Param("radius", 0.49, fixed(0.49), "metres; fixed at 0.49 as in PoseTraj-10k", low=0.0,
-               low_open=True),
+               low_open=True, length=True),
          angle_param("start_angle", "polar angle a of the first point r·(cos a, sin a)")),
         _s_curve),
     _Family(
         "full_circle", "full circle around the origin, either direction",
-        (Param("radius", 1.0, uniform(0.8, 1.1), "metres; sampled in [0.8, 1.1]", low=0.0, low_open=True),
+        (Param("radius", 1.0, uniform(0.8, 1.1), "metres; sampled in [0.8, 1.1]", low=0.0, low_open=True,
+               length=True),
          angle_param("start_angle", "polar angle of the first point"),
          direction_param()),
         _full_circle),
     _Family(
         "line", "straight line through the origin (translation only, constant heading)",
-        (Param("length", 1.8, uniform(1.6, 2.0), "metres; sampled in [1.6, 2.0]", low=0.0, low_open=True),
+        (Param("length", 1.8, uniform(1.6, 2.0), "metres; sampled in [1.6, 2.0]", low=0.0, low_open=True,
+               length=True),
          angle_param("orientation", "direction of travel; the line is centred on the origin")),
         _line),
     _Family(
         "u_turn", "straight leg, half-circle turn, straight leg back",
         (Param("radius", 0.5, uniform(0.4, 0.6), "turn radius, metres; sampled in [0.4, 0.6]", low=0.0,
-               low_open=True),
+               low_open=True, length=True),
          Param("leg_length", 0.8, uniform(0.6, 1.0), "length of each straight leg, metres; sampled in "
-               "[0.6, 1.0]", low=0.0),
+               "[0.6, 1.0]", low=0.0, length=True),
          angle_param("orientation", "direction of travel on the first leg"),
          direction_param("+1 turns left (counter-clockwise), -1 turns right")),
         _u_turn),
     _Family(
         "figure_eight", "figure-eight (lemniscate of Gerono) crossing at the origin",
         (Param("half_width", 1.0, uniform(0.9, 1.1), "half the long axis, metres; sampled in [0.9, 1.1]",
-               low=0.0, low_open=True),
+               low=0.0, low_open=True, length=True),
          Param("half_height", 0.4, uniform(0.3, 0.45), "half the short axis, metres; sampled in [0.3, 0.45]",
-               low=0.0, low_open=True),
+               low=0.0, low_open=True, length=True),
          angle_param("orientation", "direction of the long axis"),
          angle_param("start_phase", "curve phase φ0 of the first point"),
          direction_param("+1 or -1: the sense in which the phase advances")),
         _figure_eight),
     _Family(
         "spiral", "Archimedean spiral around the origin, outward or inward",
-        (Param("inner_radius", 0.3, uniform(0.25, 0.4), "metres; sampled in [0.25, 0.4]", low=0.0),
+        (Param("inner_radius", 0.3, uniform(0.25, 0.4), "metres; sampled in [0.25, 0.4]", low=0.0, length=True),
          Param("outer_radius", 1.05, uniform(0.95, 1.1), "metres; sampled in [0.95, 1.1]", low=0.0,
-               low_open=True),
+               low_open=True, length=True),
          Param("turns", 1.25, uniform(1.0, 1.5), "number of revolutions; sampled in [1.0, 1.5]", low=0.0,
                low_open=True),
          angle_param("start_angle", "polar angle of the first point"),
@@ -245,9 +248,9 @@ FAMILY_LIST: tuple[_Family, ...] = (
     _Family(
         "slalom", "sinusoidal weave along a straight line through the origin",
         (Param("length", 1.9, uniform(1.8, 2.0), "metres along the line; sampled in [1.8, 2.0]", low=0.0,
-               low_open=True),
+               low_open=True, length=True),
          Param("amplitude", 0.25, uniform(0.15, 0.3), "lateral amplitude, metres; sampled in [0.15, 0.3]",
-               low=0.0),
+               low=0.0, length=True),
          Param("gates", 3, lambda rng: int(rng.integers(2, 4)), "number of half waves; sampled from {2, 3}",
                kind="choice", choices=(1, 2, 3, 4, 5, 6)),
          angle_param("orientation", "direction of the line")),
@@ -257,7 +260,7 @@ FAMILY_LIST: tuple[_Family, ...] = (
         (Param("control_points", [[-0.9, -0.3], [-0.3, 0.4], [0.4, -0.2], [0.9, 0.5]], _draw_control_points,
                "list of [x, y] metres; sampled as a centred random walk of 4-6 points, steps 0.5-0.8 m, "
                "turns up to ±1.2 rad, resampled until the curve stays within 1.0 m of the origin with turn "
-               "radius >= 0.15 m", kind="points"),),
+               "radius >= 0.15 m", kind="points", length=True),),
         _spline),
 )
 FAMILIES: dict[str, _Family] = {f.name: f for f in FAMILY_LIST}

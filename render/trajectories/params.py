@@ -29,6 +29,7 @@ class Param:
     low_open: bool = False  # True: value must be > low, else >= low
     high: float | None = None
     choices: tuple[int, ...] = ()
+    length: bool = False  # metres on the floor (a "points" param: every coordinate); scale_path scales it
 
 
 def uniform(lo: float, hi: float) -> Callable[[np.random.Generator], float]:

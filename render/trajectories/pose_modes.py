@@ -36,7 +36,7 @@ POSE_MODE_REGISTRY: dict[str, _PoseMode] = {m.name: m for m in (
               "largest roll, radians; sampled in [15°, 35°]", low=0.0, high=0.5 * math.pi))),
     _PoseMode("pitch", "drive over a raised-cosine bump: centre rises, pitch = slope angle", (
         Param("bump_height", 0.2, uniform(0.1, 0.3), "metres; sampled in [0.1, 0.3], capped so the "
-              f"steepest slope is <= {MAX_SAMPLED_BUMP_SLOPE_DEG:g}°", low=0.0),
+              f"steepest slope is <= {MAX_SAMPLED_BUMP_SLOPE_DEG:g}°", low=0.0, length=True),
         Param("bump_center", 0.5, uniform(0.35, 0.65), "position of the top as a fraction of the path "
               "length; sampled in [0.35, 0.65]", low=0.0, high=1.0),
         Param("bump_width", 0.4, uniform(0.3, 0.5), "full width as a fraction of the path length; sampled "

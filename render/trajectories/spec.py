@@ -93,6 +93,21 @@ class TrajectorySpec:
         return cls(**d)
 
 
+def scale_path(spec: TrajectorySpec, factor: float) -> TrajectorySpec:
+    """The same trajectory shrunk or grown about the origin: every length parameter (the path's and the
+    pose mode's, e.g. a pitch bump's height) times ``factor``; angles, fractions and timing unchanged."""
+    if not (math.isfinite(factor) and factor > 0):
+        raise ValueError(f"path scale must be a finite number > 0, got {factor!r}")
+
+    def scaled(declared, params: dict) -> dict:
+        lengths = {p.name for p in declared if p.length}
+        return {k: (np.asarray(v, dtype=np.float64) * factor).tolist() if k in lengths and isinstance(v, list)
+                else v * factor if k in lengths else v for k, v in params.items()}
+
+    return TrajectorySpec(**{**spec.to_dict(), "params": scaled(FAMILIES[spec.name].params, spec.params),
+                             "pose_params": scaled(POSE_MODE_REGISTRY[spec.pose_mode].params, spec.pose_params)})
+
+
 def _copy_params(params: dict) -> dict:
     return {k: [list(p) for p in v] if isinstance(v, list) else v for k, v in params.items()}
 
