@@ -50,6 +50,7 @@ def clip_meta(spec: ClipSpec, asset, trajectory: Trajectory, scene: SceneDescrip
             "visibility_depth_relative_tolerance": gt_settings.depth_relative_tolerance,
             "blender_check": asdict(stage.pose_check),
             "mask_alpha_threshold": MASK_ALPHA_THRESHOLD,
+            "see_through_materials": passes.see_through_materials,
         },
         "spec": spec.to_dict(),
     }

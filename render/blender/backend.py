@@ -11,7 +11,7 @@ import numpy as np
 from bpy_extras.object_utils import world_to_camera_view
 from mathutils import Vector
 
-from render.blender import engine, stage
+from render.blender import engine, see_through, stage
 from render.blender.asset_import import ImportedObject
 from render.camera import CameraTrack, blender_camera_matrix_world, w2c_from_blender_matrix_world
 from render.plate import composite
@@ -26,6 +26,7 @@ class RenderedPasses:
     mask: np.ndarray  # (T,H,W) uint16
     device: str
     plate_cpu_s: float = 0.0  # process CPU seconds spent on the background plate (0 without one)
+    see_through_materials: int = 0  # > 0: depth and mask from a 1-sample render with alpha thresholded
 
 
 def blender_version() -> str:
@@ -54,8 +55,21 @@ def render_passes(
     """Render every frame to PNG plus depth/index EXRs in ``work_dir`` and read them back.
 
     With ``plate_regions`` (T,4) (see :mod:`render.plate`), the background is rendered once with
-    ``object_meshes`` hidden at ``settings.plate_samples`` and each frame only inside its region.
+    ``object_meshes`` hidden at ``settings.plate_samples`` and each frame only inside its region. When
+    ``object_meshes`` have see-through materials, depth and mask come from :mod:`render.blender.see_through`.
     """
+    passes, file_output = _render_passes(settings, num_frames, fps, work_dir, plate_regions, object_meshes)
+    materials = see_through.see_through_materials(object_meshes or [])
+    if not materials:
+        return passes
+    depth, mask = see_through.exact_passes(materials, settings, num_frames, fps, work_dir, file_output)
+    return replace(passes, depth=depth, mask=mask, see_through_materials=len(materials))
+
+
+def _render_passes(
+    settings: RenderSettings, num_frames: int, fps: float, work_dir: Path, plate_regions: np.ndarray | None,
+    object_meshes: list | None,
+) -> tuple[RenderedPasses, bpy.types.Node]:
     device = engine.configure_cycles(settings, num_frames, fps)
     exr_dir = Path(work_dir) / "passes"
     file_output = engine.add_pass_outputs(exr_dir)
@@ -65,7 +79,7 @@ def render_passes(
         scene.render.filepath = str(prefix)
         bpy.ops.render.render(animation=True)
         depth, mask = engine.read_passes(exr_dir, num_frames)
-        return RenderedPasses(engine.read_frames(prefix, num_frames), depth, mask, device)
+        return RenderedPasses(engine.read_frames(prefix, num_frames), depth, mask, device), file_output
 
     cpu_before = time.process_time()
     plate_dir = Path(work_dir) / "plate"
@@ -98,7 +112,7 @@ def render_passes(
         mask=composite(plate_mask, mask, plate_regions),
         device=device,
         plate_cpu_s=plate_cpu_s,
-    )
+    ), file_output
 
 
 def _render_still(path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
+from render.groundtruth import MASK_ALPHA_THRESHOLD
 from render.spec import RenderSettings
 
 GPU_BACKENDS = ("OPTIX", "CUDA", "HIP", "METAL", "ONEAPI")
@@ -96,6 +97,7 @@ def add_pass_outputs(exr_dir: Path) -> bpy.types.Node:
     layer = scene.view_layers[0]
     layer.use_pass_z = True
     layer.use_pass_object_index = True
+    layer.pass_alpha_threshold = MASK_ALPHA_THRESHOLD  # see render/blender/see_through.py
     tree = bpy.data.node_groups.new("posetraj_compositor", "CompositorNodeTree")
     scene.compositing_node_group = tree
     layers = tree.nodes.new("CompositorNodeRLayers")
