@@ -91,3 +91,22 @@ def is_live(record: dict, max_age_s: float) -> bool:
 def age_s(record: dict) -> float:
     """Seconds since the record's clip started (or since the record was written)."""
     return max(0.0, time.time() - float(record.get("started_at", record.get("updated_at", time.time()))))
+
+
+class FinishedClips:
+    """How many of a plan's clips have ended (``ok`` or ``failed``), for progress bars that poll the records
+    while workers run; only the records of clips not yet seen finished are read again."""
+
+    def __init__(self, out_root: Path, planned_clip_ids: Iterable[str]):
+        self.out_root = Path(out_root)
+        self.total = 0
+        self.waiting: set[str] = set()
+        for clip_id in planned_clip_ids:
+            self.total += 1
+            self.waiting.add(clip_id)
+
+    def count(self) -> int:
+        for clip_id, record in read_records(self.out_root, sorted(self.waiting)).items():
+            if record["state"] in ("ok", "failed"):
+                self.waiting.discard(clip_id)
+        return self.total - len(self.waiting)

@@ -32,25 +32,60 @@ class Interrupted(BaseException):
         return 128 + self.signum
 
 
+class _Guard:
+    """The installed handler's state: whether it raised already, and whether raising is deferred."""
+
+    def __init__(self) -> None:
+        self.raised = False
+        self.deferring = 0
+        self.pending: int | None = None
+
+    def handle(self, signum: int, frame) -> None:
+        if self.raised:
+            return
+        if self.deferring:
+            self.pending = signum
+            return
+        self.raised = True
+        raise Interrupted(signum)
+
+
+_guard: _Guard | None = None
+
+
 @contextlib.contextmanager
 def interrupt_on_signals() -> Iterator[None]:
     """Within the block, SIGINT and SIGTERM raise :class:`Interrupted` in the main thread; a second signal
     while the first is being handled (children stopped, work folders removed) is ignored, so the clean-up
     itself is never cut short. The previous handlers come back afterwards."""
-    raised = False
-
-    def handler(signum: int, frame) -> None:
-        nonlocal raised
-        if not raised:
-            raised = True
-            raise Interrupted(signum)
-
-    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    global _guard
+    outer, _guard = _guard, _Guard()
+    previous = {sig: signal.signal(sig, _guard.handle) for sig in STOP_SIGNALS}
     try:
         yield
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+        _guard = outer
+
+
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """Hold back :class:`Interrupted` while the block runs, and raise it when the block ends: for calls
+    into C extensions that cannot take an exception from a signal handler (Ray's ``wait`` turns it into a
+    ``SystemError``). Keep such blocks short (a bounded wait)."""
+    guard = _guard
+    if guard is None:
+        yield
+        return
+    guard.deferring += 1
+    try:
+        yield
+    finally:
+        guard.deferring -= 1
+        if not guard.deferring and guard.pending is not None and not guard.raised:
+            guard.raised = True
+            raise Interrupted(guard.pending)
 
 
 def die_with_parent(parent_pid: int, signum: int = signal.SIGKILL) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from render.farm import DatasetStatus, FarmError, Shard, collect, load_plan
+from render.process_control import deferred_interrupts
 from render.workdirs import sweep
 
 CONNECT_TIMEOUT_S = 10.0  # to reach a cluster's address before handing it to Ray (which retries for minutes)
@@ -84,12 +85,12 @@ def render_with_ray(plan_path: Path, out: Path, config: RayConfig, *, progress: 
 
     plan_path, out = Path(plan_path).resolve(), Path(out).resolve()
     plan = load_plan(plan_path)  # fail here, not in every task, when the plan is bad
-    out.mkdir(parents=True, exist_ok=True)
     started_here = not ray.is_initialized()
+    address = cluster_address(config)
+    if started_here and address is not None:
+        check_reachable(address)
+    out.mkdir(parents=True, exist_ok=True)
     if started_here:
-        address = cluster_address(config)
-        if address is not None:
-            check_reachable(address)
         try:
             ray.init(address=address, include_dashboard=False, log_to_driver=False, **(init_options or {}))
         except (ConnectionError, RuntimeError, TimeoutError) as exc:
@@ -115,15 +116,15 @@ def _wait(ray, pending: list, plan, out: Path, progress: bool, every_s: float = 
     """Wait for every task, re-raising a task's error; the bar counts clips, polled from the live records."""
     from tqdm import tqdm
 
-    from render.live_status import read_records
+    from render.live_status import FinishedClips
 
-    ids = [spec.clip_id for spec in plan.specs]
-    with tqdm(total=len(ids), desc="ray", unit="clip", disable=not progress, file=sys.stderr) as bar:
+    finished = FinishedClips(out, (spec.clip_id for spec in plan.specs))
+    with tqdm(total=finished.total, desc="ray", unit="clip", disable=not progress, file=sys.stderr) as bar:
         while pending:
-            done, pending[:] = ray.wait(pending, num_returns=len(pending), timeout=every_s)
+            with deferred_interrupts():  # a signal lands between two bounded waits
+                done, pending[:] = ray.wait(pending, num_returns=len(pending), timeout=every_s)
             ray.get(done)
-            finished = sum(r["state"] in ("ok", "failed") for r in read_records(out, ids).values())
-            bar.update(max(0, finished - bar.n))
+            bar.update(max(0, finished.count() - bar.n))
             bar.set_postfix_str(f"{len(pending)} shard tasks running")
 
 

@@ -221,3 +221,170 @@ def test_plan_command_writes_a_plan_and_rejects_bad_input(tmp_path: Path, capsys
     assert not (tmp_path / "x.json").exists()
     with pytest.raises(SystemExit):
         _cli_args(["plan", "--builtins", "--seeds", "3-x", "--out", str(out)])
+
+
+def test_plan_records_its_clip_timeout_and_refuses_unknown_fields(tmp_path: Path) -> None:
+    plan = DatasetPlan(_plan().specs, redraws_out_of_frame=2, clip_timeout_s=120.0)
+    loaded = load_plan(write_plan(plan, tmp_path / "plan.json"))
+    assert loaded.clip_timeout_s == 120.0 and loaded.timeout_of(loaded.specs[0]) == 120.0
+    assert _plan().timeout_of(_plan().specs[0]) == 900.0  # no limit in the plan: the draft preset's
+    for field, value, message in [("colour", "blue", "unknown plan field 'colour'"),
+                                  ("clip_timeout_s", 0, "clip_timeout_s must be a number of seconds > 0, got 0"),
+                                  ("clip_timeout_s", "1h", "clip_timeout_s must be a number of seconds > 0"),
+                                  ("redraws_out_of_frame", "5", "redraws_out_of_frame must be an integer >= 0")]:
+        (tmp_path / "bad.json").write_text(json.dumps(plan.to_dict() | {field: value}))
+        with pytest.raises(FarmError, match=message) as info:
+            load_plan(tmp_path / "bad.json")
+        assert str(tmp_path / "bad.json") in str(info.value)
+
+
+def test_clip_numbers_are_never_replaced_by_defaults_and_sizes_are_capped() -> None:
+    from render.errors import RenderError
+    from render.spec import MAX_PIXEL_FRAMES, default_clip_timeout_s, make_clip_spec
+
+    with pytest.raises(RenderError, match="num_frames must be an integer >= 2, got 0"):
+        make_clip_spec("builtin:car", "line", num_frames=0)
+    with pytest.raises(RenderError, match="fps must be a finite number > 0, got 0"):
+        make_clip_spec("builtin:car", "line", fps=0)
+    with pytest.raises(RenderError, match="above the cap of 8192 pixels per side"):
+        make_clip_spec("builtin:car", "line", width=200000, height=200000)
+    with pytest.raises(RenderError, match="pixel-frames"):
+        make_clip_spec("builtin:car", "line", width=4096, height=4096, num_frames=8)
+    assert 4096 * 4096 * 5 <= MAX_PIXEL_FRAMES
+    make_clip_spec("builtin:car", "line", width=4096, height=4096, num_frames=5)  # under the cap
+    draft = make_clip_spec("builtin:car", "line")
+    assert default_clip_timeout_s(draft) == 900.0
+    assert default_clip_timeout_s(make_clip_spec("builtin:car", "line", **TINY)) == 900.0  # never below the preset's
+    big = make_clip_spec("builtin:car", "line", width=576, height=384, num_frames=64)  # 8x the draft's pixel-frames
+    assert default_clip_timeout_s(big) == pytest.approx(8 * 900.0)
+    assert default_clip_timeout_s(make_clip_spec("builtin:car", "line", preset="paper")) == 7200.0
+
+
+def _record(out: Path, planned: str, state: str, owner: str, age_s: float = 5.0, **fields) -> None:
+    import time
+
+    (out / "status").mkdir(parents=True, exist_ok=True)
+    (out / "status" / f"{planned}.json").write_text(json.dumps(
+        {"schema_version": 1, "planned_clip_id": planned, "clip_id": planned, "state": state, "owner": owner,
+         "pid": int(owner.rsplit("-", 1)[1]), "started_at": time.time() - age_s, "worker": "shard-00003-of-00009",
+         "timeout_s": 900.0, **fields}))
+
+
+def test_status_reads_the_live_records(tmp_path: Path) -> None:
+    """ok as soon as a clip is published, running with its age (from this host only while its process
+    lives; from another host until its timeout), failed with the reason, pending otherwise."""
+    from common.clip_format import owner_tag
+
+    plan = _plan()  # 8 clips
+    ids = [spec.clip_id for spec in plan.specs]
+    (tmp_path / ids[0]).mkdir()
+    (tmp_path / ids[0] / MARKER_NAME).write_text("{}")  # complete, no record and no manifest yet
+    _record(tmp_path, ids[1], "running", owner_tag(), age_s=75)  # this process: alive
+    _record(tmp_path, ids[2], "running", owner_tag(4_194_399))  # this host, a pid that cannot exist: stale
+    _record(tmp_path, ids[3], "running", "farnode-12", age_s=30)  # another host, young
+    _record(tmp_path, ids[4], "running", "farnode-12", age_s=5000)  # another host, past the draft timeout
+    _record(tmp_path, ids[5], "failed", "farnode-12", code="timeout", error="timeout: still rendering after 900 s")
+    _record(tmp_path, ids[6], "interrupted", owner_tag())
+    redrawn = "car_line_s1_redrawn"
+    _record(tmp_path, ids[7], "ok", "farnode-12", clip_id=redrawn)
+    (tmp_path / redrawn).mkdir()
+    (tmp_path / redrawn / MARKER_NAME).write_text("{}")
+    status = collect(plan, tmp_path)
+    assert (status.ok, status.failed, len(status.running), status.pending) == (2, 1, 2, 3)
+    assert [clip.clip_id for clip in status.running] == [ids[1], ids[3]]
+    text = str(status)
+    assert "dataset: 2 ok, 1 failed, 2 running, 3 pending" in text
+    assert f"running for 1m15s: {ids[1]} (shard-00003-of-00009 on {owner_tag()})" in text
+    manifest = {c["planned_clip_id"]: c for c in json.loads(status.manifest.read_text())["clips"]}
+    assert manifest[ids[7]]["clip_id"] == redrawn and manifest[ids[7]]["status"] == "ok"
+    assert manifest[ids[5]]["error"].startswith("timeout") and manifest[ids[2]]["status"] == "pending"
+    assert not status.complete
+
+
+def test_signals_become_interrupted_once_and_can_be_deferred() -> None:
+    import os
+    import signal as signals
+
+    from render.process_control import Interrupted, deferred_interrupts, interrupt_on_signals
+
+    before = signals.getsignal(signals.SIGTERM)
+    with pytest.raises(Interrupted) as info:
+        with interrupt_on_signals():
+            with deferred_interrupts():
+                os.kill(os.getpid(), signals.SIGTERM)
+                for _ in range(1000):  # the handler runs here, but only records the signal
+                    pass
+                stopped_inside = False
+            stopped_inside = True
+    assert info.value.signum == signals.SIGTERM and info.value.exit_code == 143 and not stopped_inside
+    with interrupt_on_signals():
+        with pytest.raises(Interrupted) as info:
+            os.kill(os.getpid(), signals.SIGINT)
+            for _ in range(1000):
+                pass
+        os.kill(os.getpid(), signals.SIGINT)  # a second signal during clean-up is ignored
+        for _ in range(1000):
+            pass
+    assert info.value.exit_code == 130 and signals.getsignal(signals.SIGTERM) is before
+
+
+@pytest.mark.blender
+def test_a_library_run_interrupted_by_ctrl_c_leaves_no_child_and_no_work_folder(tmp_path: Path) -> None:
+    """Without the CLI's handlers (the benchmark's suite builder), Ctrl-C is a KeyboardInterrupt in the
+    parent, which stops the render child at once and removes its work folder."""
+    pytest.importorskip("bpy", reason="bpy is installed by the 'render' extra, which ./run.sh always installs")
+    import os
+    import signal as signals
+    import threading
+    import time
+
+    from render.dataset import render_dataset
+    from render.live_status import read_record
+    from render.process_control import pid_alive
+
+    specs = plan_clips(["builtin:car"], ["line"], seeds=[0], num_frames=4, width=128, height=96, samples=8)
+    children = []
+
+    def interrupt_when_rendering() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not list(tmp_path.glob(".*.work-*")):
+            time.sleep(0.02)
+        children.extend(int(p.name.split("-")[-2]) for p in tmp_path.glob(".*.work-*"))
+        os.kill(os.getpid(), signals.SIGINT)
+
+    watcher = threading.Thread(target=interrupt_when_rendering)
+    watcher.start()
+    with pytest.raises(KeyboardInterrupt):
+        render_dataset(specs, tmp_path, progress=False)
+    watcher.join()
+    assert children and not any(pid_alive(pid) for pid in children)
+    assert not list(tmp_path.glob(".*.work-*")) and not list(tmp_path.glob(".*.tmp-*"))
+    assert read_record(tmp_path, specs[0].clip_id)["state"] == "interrupted"
+    assert json.loads((tmp_path / "dataset.json").read_text())["clips"] == []  # nothing ended
+
+
+@pytest.mark.blender
+def test_a_clip_published_by_another_worker_meanwhile_is_counted_as_theirs(tmp_path: Path) -> None:
+    pytest.importorskip("bpy", reason="bpy is installed by the 'render' extra, which ./run.sh always installs")
+    import threading
+    import time
+
+    from render.dataset import render_dataset
+
+    specs = plan_clips(["builtin:car"], ["line"], seeds=[0], num_frames=4, width=128, height=96, samples=8)
+    final = tmp_path / specs[0].clip_id
+
+    def publish_while_rendering() -> None:  # what another worker's publish leaves: a folder with DONE
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not list(tmp_path.glob(".*.work-*")):
+            time.sleep(0.02)
+        final.mkdir()
+        (final / MARKER_NAME).write_text('{"written_by": "another worker"}')
+
+    other = threading.Thread(target=publish_while_rendering)
+    other.start()
+    report = render_dataset(specs, tmp_path, progress=False)
+    other.join()
+    assert report.rendered == [] and report.skipped == report.published_elsewhere == [specs[0].clip_id]
+    assert json.loads((final / MARKER_NAME).read_text()) == {"written_by": "another worker"}  # theirs is kept
+    assert not list(tmp_path.glob(".*.work-*")) and not list(tmp_path.glob(".*.tmp-*"))

@@ -216,8 +216,8 @@ def _render(args: argparse.Namespace) -> int:
             return stop.exit_code
         status = collect(plan, args.out)
     elsewhere = len(report.published_elsewhere)
-    print(f"{shard.name}: rendered {len(report.rendered)}, skipped {len(report.skipped)} (already complete; "
-          f"{elsewhere} of them published by another worker meanwhile), failed {len(report.failed)}; {status}")
+    print(f"{shard.name}: rendered {len(report.rendered)}, skipped {len(report.skipped)} ({len(report.skipped) - elsewhere} "
+          f"already complete, {elsewhere} published by another worker meanwhile), failed {len(report.failed)}; {status}")
     return 1 if report.failed else 0
 
 
@@ -322,11 +322,11 @@ def _follow(plan, out: Path, workers: list[_Worker], progress: bool, every_s: fl
 
     from tqdm import tqdm
 
-    from render.live_status import read_records
+    from render.live_status import FinishedClips
     from render.process_control import describe_exit
 
-    ids = [spec.clip_id for spec in plan.specs]
-    with tqdm(total=len(ids), desc="render", unit="clip", disable=not progress, file=sys.stderr) as bar:
+    finished = FinishedClips(out, (spec.clip_id for spec in plan.specs))
+    with tqdm(total=finished.total, desc="render", unit="clip", disable=not progress, file=sys.stderr) as bar:
         while True:
             running = False
             for worker in workers:
@@ -336,8 +336,7 @@ def _follow(plan, out: Path, workers: list[_Worker], progress: bool, every_s: fl
                     worker.reported = True
                     bar.write(f"{worker} died: {describe_exit(worker.process.returncode)}; its clips are left "
                               f"for a rerun; log: {worker.log}", file=sys.stderr)
-            done = sum(r["state"] in ("ok", "failed") for r in read_records(out, ids).values())
-            bar.update(max(0, done - bar.n))
+            bar.update(max(0, finished.count() - bar.n))
             if not running:
                 return
             time.sleep(every_s)
