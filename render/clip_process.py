@@ -6,7 +6,9 @@ from its stdin (a JSON line), answering with a JSON line. It leads its own proce
 and dies with its parent. The parent only waits on the answer pipe, so a signal reaches it at once: it
 then stops the child's group (SIGTERM, SIGKILL after a grace period), removes the child's work folders
 and re-raises. A clip past its timeout, or a child that dies (a crash, the OOM killer), is recorded as a
-failure (``timeout`` / ``render_failed``) with the tail of Blender's log, and the next clip gets a new child.
+failure (``timeout`` / ``render_failed``) with the tail of Blender's log, and the next clip gets a new child;
+a child ended by SIGTERM from outside (a scheduler signalling every process of a job) stops the run like a
+SIGTERM to the parent (:class:`render.process_control.Interrupted`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from render.errors import RenderError
 from render.failures import record_failure
-from render.process_control import describe_exit, die_with_parent, stop_process_group
+from render.process_control import Interrupted, describe_exit, die_with_parent, stop_process_group
 from render.spec import ClipSpec
 from render.workdirs import log_of, remove_owned
 
@@ -43,7 +45,9 @@ class ClipResult:
 
 
 class _ChildGone(Exception):
-    pass
+    def __init__(self, message: str, returncode: int | None = None):
+        super().__init__(message)
+        self.returncode = returncode
 
 
 class ClipProcess:
@@ -76,6 +80,9 @@ class ClipProcess:
             self._send({"spec": spec.to_dict(), "out_root": str(out_root), "overwrite": overwrite})
             reply = self._receive(time.monotonic() + timeout_s)
         except _ChildGone as gone:
+            if gone.returncode == -signal.SIGTERM:  # stopped from outside (SLURM signals every process of a job)
+                self._stop(out_root)
+                raise Interrupted(signal.SIGTERM) from None
             return self._failed(spec, out_root, RenderError("render_failed", f"the render process {gone}"))
         except BaseException:
             self._stop(out_root)
@@ -142,7 +149,8 @@ class ClipProcess:
             self._process.stdin.write((json.dumps(message) + "\n").encode())
             self._process.stdin.flush()
         except (BrokenPipeError, OSError):
-            raise _ChildGone(describe_exit(self._process.wait())) from None
+            code = self._process.wait()
+            raise _ChildGone(describe_exit(code), code) from None
 
     def _receive(self, deadline: float) -> dict | None:
         """The child's next JSON line, or None at ``deadline``; :class:`_ChildGone` when it exits."""
@@ -155,7 +163,8 @@ class ClipProcess:
             if readable:
                 chunk = os.read(fd, 65536)
                 if not chunk:
-                    raise _ChildGone(describe_exit(self._process.wait()))
+                    code = self._process.wait()
+                    raise _ChildGone(describe_exit(code), code)
                 self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
         return json.loads(line)

@@ -132,6 +132,11 @@ def _rendering(out: Path, clip_id: str) -> bool:
     return bool(record and record["state"] == "running" and list(out.glob(f".{clip_id}.work-*")))
 
 
+def _renderer_pid(out: Path, clip_id: str) -> int:
+    """The Blender child rendering ``clip_id``, from its work folder's name (``.<id>.work-<host>-<pid>-*``)."""
+    return int(next(out.glob(f".{clip_id}.work-*")).name.rsplit("-", 2)[-2])
+
+
 def _temp_dirs(out: Path) -> list[str]:
     return sorted(p.name for p in out.iterdir() if re.search(r"\.(work|tmp|old)-", p.name)) if out.exists() else []
 
@@ -171,6 +176,8 @@ def test_one_worker_stops_mid_clip_and_a_rerun_completes_the_rest(tmp_path: Path
     assert "dataset: 2 ok, 0 failed, 1 running, 1 pending" in status.stdout  # live, before the shard ends
     assert re.search(rf"running for \d+s: {ids[2]} \(shard-00000-of-00001 on ", status.stdout), status.stdout
 
+    if signum == signal.SIGTERM:  # as SLURM's scancel: every process of the job, the Blender child first
+        os.kill(_renderer_pid(out, ids[2]), signal.SIGTERM)
     code, seconds = run.stop(signum)
     print(f"{signal.Signals(signum).name}: the worker ended {seconds:.2f} s after the signal")
     assert code == 128 + signum, run.stderr[-3000:]
@@ -180,6 +187,7 @@ def test_one_worker_stops_mid_clip_and_a_rerun_completes_the_rest(tmp_path: Path
     before = _complete(out, ids)
     assert set(before) == set(ids[:2])
     assert _records(out)[ids[2]]["state"] == "interrupted"
+    assert not (out / "failures").exists()  # an interruption is not the clip's failure
     assert "dataset: 2 ok, 0 failed, 0 running, 2 pending" in run.stdout
     _rerun_completes_exactly_the_missing(tmp_path, plan, out, ids, before)
 

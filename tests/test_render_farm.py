@@ -213,6 +213,7 @@ def test_plan_command_writes_a_plan_and_rejects_bad_input(tmp_path: Path, capsys
     first = plan.specs[0]
     assert first.write_png and first.num_track_points == 64 and first.trajectory.speed_profile == "ease"
     assert first.settings.filter_width == 0.01 and first.settings.plate_samples == 64
+    assert plan.clip_timeout_s == 900.0  # the draft preset's limit, recorded
     assert {s.trajectory.pose_mode for s in plan.specs} == {"yaw", "spin"}
     assert run(_cli_args(["plan", "--assets", "builtin:nope", "--out", str(tmp_path / "x.json")])) == 2
     assert "unknown built-in asset 'nope'" in capsys.readouterr().err
@@ -275,7 +276,7 @@ def test_status_reads_the_live_records(tmp_path: Path) -> None:
     lives; from another host until its timeout), failed with the reason, pending otherwise."""
     from common.clip_format import owner_tag
 
-    plan = _plan()  # 8 clips
+    plan = _plan(seeds=(0, 1, 2))  # 12 clips
     ids = [spec.clip_id for spec in plan.specs]
     (tmp_path / ids[0]).mkdir()
     (tmp_path / ids[0] / MARKER_NAME).write_text("{}")  # complete, no record and no manifest yet
@@ -285,16 +286,18 @@ def test_status_reads_the_live_records(tmp_path: Path) -> None:
     _record(tmp_path, ids[4], "running", "farnode-12", age_s=5000)  # another host, past the draft timeout
     _record(tmp_path, ids[5], "failed", "farnode-12", code="timeout", error="timeout: still rendering after 900 s")
     _record(tmp_path, ids[6], "interrupted", owner_tag())
+    _record(tmp_path, ids[8], "running", owner_tag(), age_s=4000)  # alive, but far past its timeout: stuck
     redrawn = "car_line_s1_redrawn"
     _record(tmp_path, ids[7], "ok", "farnode-12", clip_id=redrawn)
     (tmp_path / redrawn).mkdir()
     (tmp_path / redrawn / MARKER_NAME).write_text("{}")
     status = collect(plan, tmp_path)
-    assert (status.ok, status.failed, len(status.running), status.pending) == (2, 1, 2, 3)
-    assert [clip.clip_id for clip in status.running] == [ids[1], ids[3]]
+    assert (status.ok, status.failed, len(status.running), status.pending) == (2, 1, 3, 6)
+    assert [clip.clip_id for clip in status.running] == [ids[1], ids[3], ids[8]]
     text = str(status)
-    assert "dataset: 2 ok, 1 failed, 2 running, 3 pending" in text
-    assert f"running for 1m15s: {ids[1]} (shard-00003-of-00009 on {owner_tag()})" in text
+    assert "dataset: 2 ok, 1 failed, 3 running, 6 pending" in text
+    assert f"running for 1m15s: {ids[1]} (shard-00003-of-00009 on {owner_tag()})\n" in text
+    assert f"running for 1h06m: {ids[8]} (shard-00003-of-00009 on {owner_tag()}, past its 900 s timeout: stuck?)" in text
     manifest = {c["planned_clip_id"]: c for c in json.loads(status.manifest.read_text())["clips"]}
     assert manifest[ids[7]]["clip_id"] == redrawn and manifest[ids[7]]["status"] == "ok"
     assert manifest[ids[5]]["error"].startswith("timeout") and manifest[ids[2]]["status"] == "pending"
