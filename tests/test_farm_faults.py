@@ -250,6 +250,20 @@ def test_a_killed_worker_is_named_and_a_rerun_cleans_up_and_completes(tmp_path: 
     assert rerun.survivors() == []
 
 
+def test_a_render_child_that_dies_fails_its_clip_and_the_shard_goes_on(tmp_path: Path) -> None:
+    """The OOM killer (or a crash in Blender) ends the render child, not the worker."""
+    plan, ids = _plan(tmp_path, ["medium", "tiny"])
+    out = tmp_path / "data"
+    run = Run(tmp_path, _render_argv(plan, out, "--no-progress"))
+    _wait_until(lambda: _rendering(out, ids[0]), "the medium clip to render", run=run)
+    os.kill(_renderer_pid(out, ids[0]), signal.SIGKILL)
+    assert run.wait() == 1, run.stderr[-3000:]
+    assert "rendered 1, skipped 0" in run.stdout and "failed 1" in run.stdout
+    failure = json.loads((out / "failures" / f"{ids[0]}.json").read_text())
+    assert (failure["code"], failure["message"]) == ("render_failed", "the render process killed by SIGKILL")
+    assert set(_complete(out, ids)) == {ids[1]} and _temp_dirs(out) == [] and run.survivors() == []
+
+
 def test_a_clip_past_its_timeout_fails_and_the_shard_goes_on(tmp_path: Path) -> None:
     plan, ids = _plan(tmp_path, ["tiny", "heavy", "tiny"])
     out = tmp_path / "data"
