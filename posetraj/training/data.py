@@ -333,11 +333,12 @@ class WindowDataset:
                                            f"the {frames} of a window")
         start = int(rng.integers(0, length - frames + 1))
         traj = select_frames(traj, frames, start)
-        inside = ~outlier_points(traj.points[:, :1], source.size)[:, 0]  # on the frame at the window's start
-        candidates = np.flatnonzero(inside) if inside.any() else np.arange(traj.num_points)
-        upper = candidates.size if self.config.max_points is None else min(self.config.max_points, candidates.size)
-        count = int(rng.integers(min(self.config.min_points, upper), upper + 1))
-        traj = traj.subset(np.isin(np.arange(traj.num_points), rng.choice(candidates, size=count, replace=False)))
+        if self.config.max_points is not None:  # a subset, among the points on the frame at the window's start
+            inside = ~outlier_points(traj.points[:, :1], source.size)[:, 0]
+            candidates = np.flatnonzero(inside) if inside.any() else np.arange(traj.num_points)
+            upper = min(self.config.max_points, candidates.size)
+            count = int(rng.integers(min(self.config.min_points, upper), upper + 1))
+            traj = traj.subset(np.isin(np.arange(traj.num_points), rng.choice(candidates, size=count, replace=False)))
         camera = np.zeros((frames, 12), np.float32)
         if self.use_camera and source.camera is not None:
             from posetraj.training.camera_poses import CameraPoseError, relative_camera_vectors

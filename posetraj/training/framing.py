@@ -2,8 +2,8 @@
 
 Three modes: ``crop`` (scale so the frame covers the target, keep the aspect, centre crop), ``pad`` (scale so
 the frame fits inside, keep the aspect, centre on black) and ``stretch`` (scale each axis on its own, the
-original PoseTraj's 720x480 -> 576x320). Frames are resized with area averaging when they shrink (no
-aliasing of thin trajectory-like lines) and bilinearly when they grow. Trajectories follow the shared resize
+original PoseTraj's 720x480 -> 576x320). Frames are resized with area averaging when they shrink along
+both axes (no aliasing of thin lines such as stage-1 box edges) and bilinearly otherwise. Trajectories follow the shared resize
 rule of ``common.trajectories.rescale`` (pixel centres at integer coordinates) plus the crop or pad offset,
 so a point stays on the same image content.
 """
@@ -47,7 +47,7 @@ class Fit:
 
         if frames.shape[2:0:-1] != self.source:
             raise ValueError(f"frames are {frames.shape[2]}x{frames.shape[1]}, expected {self.source}")
-        shrink = self.scaled[0] * self.scaled[1] < self.source[0] * self.source[1]
+        shrink = self.scaled[0] <= self.source[0] and self.scaled[1] <= self.source[1]
         interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
         resized = np.stack([cv2.resize(f, self.scaled, interpolation=interpolation) for f in frames]) \
             if self.scaled != self.source else frames

@@ -2,7 +2,8 @@
 
 For a window of F frames starting at ``start``: candidates are the tracked surface points visible at the
 window's first frame and in at least ``min_visible_fraction`` of its frames (all visible ones at the first
-frame when none qualifies). The number of trajectories n is uniform in [min_points, max_points]. They are the
+frame when none qualifies). The number of trajectories n is uniform in [min_points, max_points] (every
+candidate when ``max_points`` is None). They are the
 candidates nearest, at the first frame, to anchors that users pick: the object's centre first, then its
 projected 3D-box corners in random order, then random candidates. Positions are the exact projections over
 the whole window, all marked visible (a user's drag does not stop where the point is occluded); points far
@@ -33,8 +34,11 @@ def sample_surface_trajectories(
         candidates = np.flatnonzero(first)
     if candidates.size == 0:
         return None
-    upper = candidates.size if max_points is None else min(max_points, candidates.size)
-    count = int(rng.integers(min(min_points, upper), upper + 1))
+    if max_points is None:  # every candidate
+        count = candidates.size
+    else:
+        upper = min(max_points, candidates.size)
+        count = int(rng.integers(min(min_points, upper), upper + 1))
     anchors = [center_2d[start]] + list(corners_2d[start][rng.permutation(8)])
     start_xy = tracks_2d[start, candidates].astype(np.float64)
     chosen: list[int] = []
