@@ -13,6 +13,7 @@ from common.atomic import write_json_atomic
 from common.clip_format import is_complete_clip
 from render.clip_process import ClipProcess
 from render.errors import RenderError
+from render.fitting import is_drawn
 from render.live_status import read_record, running_elsewhere, write_record
 from render.spec import ClipSpec, default_clip_timeout_s, make_clip_spec
 from render.trajectories import sample_trajectory_spec
@@ -131,8 +132,8 @@ def render_with_redraws(spec: ClipSpec, out_root: Path, renderer: ClipProcess, *
         if result.status != "failed":
             exists = result.status == "exists"
             return ClipOutcome(spec, result.path, skipped=exists, published_elsewhere=exists, attempt=attempt)
-        if result.error.code != "out_of_frame" or attempt == max_redraws:
-            return ClipOutcome(spec, None, attempt=attempt, error=result.error)
+        if result.error.code != "out_of_frame" or attempt == max_redraws or not is_drawn(planned):
+            return ClipOutcome(spec, None, attempt=attempt, error=result.error)  # a given path is never redrawn
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from posetraj.commands.render import add_clip_options, clip_options
+from posetraj.commands.user_path_options import add_user_path_options, user_path_specs
 from render.errors import RenderError
 
 DEFAULT_TRAJECTORIES = ("half_circle", "s_curve")  # the PoseTraj-10k families
@@ -59,6 +60,7 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     plan.add_argument("--pose-modes", nargs="+", default=["yaw"], metavar="MODE")
     plan.add_argument("--seeds", type=_seeds, default=[0], help="e.g. 0-4 or 1,5,9 (default: 0)")
     add_clip_options(plan)
+    add_user_path_options(plan)
     plan.add_argument("--redraws", type=int, default=5,
                       help="retry a clip whose object leaves the frame with a new trajectory, up to N times")
     plan.add_argument("--clip-timeout", type=float, metavar="SECONDS",
@@ -166,11 +168,14 @@ def _plan(args: argparse.Namespace) -> int:
         assets = list(args.assets)
         _check_assets(assets)
     assets = assets[: args.limit] if args.limit else assets
-    specs = plan_clips(assets, args.trajectories, seeds=args.seeds, pose_modes=args.pose_modes,
-                       preset=args.preset, **clip_options(args))
+    user = user_path_specs(args, assets, preset=args.preset, **clip_options(args))
+    specs = user if user is not None else plan_clips(assets, args.trajectories, seeds=args.seeds,
+                                                     pose_modes=args.pose_modes, preset=args.preset, **clip_options(args))
+    redraws = 0 if user is not None else args.redraws  # a user path is rendered as given or fails
     timeout = args.clip_timeout or max(default_clip_timeout_s(spec) for spec in specs)
-    path = write_plan(DatasetPlan(tuple(specs), args.redraws, timeout), args.out)
-    print(f"plan: {len(specs)} clips ({len(assets)} assets x {len(args.trajectories)} trajectories x "
+    path = write_plan(DatasetPlan(tuple(specs), redraws, timeout), args.out)
+    paths = "1 user path" if user is not None else f"{len(args.trajectories)} trajectories"
+    print(f"plan: {len(specs)} clips ({len(assets)} assets x {paths} x "
           f"{len(args.pose_modes)} pose modes x {len(args.seeds)} seeds, preset {args.preset}, "
           f"{timeout:g} s per clip at most) -> {path}")
     return 0

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from render.camera import CAMERA_MODES
 from render.errors import RenderError
-from render.spec import PRESETS, SceneOptions, make_clip_spec
+from render.spec import PRESETS, SceneOptions
+from posetraj.commands.user_path_options import add_user_path_options, clip_spec_for
 
 
 def add_clip_options(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +51,7 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pose-mode", default="yaw", help="yaw, spin, bank, pitch or tumble")
     parser.add_argument("--seed", type=int, default=0, help="seed of the trajectory, camera, scene and tracks")
     add_clip_options(parser)
+    add_user_path_options(parser)
     parser.add_argument("--floor-texture", help="image file for the floor (default: a procedural texture)")
     parser.add_argument("--hdri", help="HDR/EXR environment image lighting the scene")
     parser.add_argument("--min-flatness", type=float, default=0.1, help="reject objects with height/width below this")
@@ -92,8 +94,8 @@ def run(args: argparse.Namespace) -> int:
     from render.pipeline import render_clip
 
     try:
-        spec = make_clip_spec(
-            args.asset, args.trajectory, preset=args.preset, pose_mode=args.pose_mode, seed=args.seed,
+        spec = clip_spec_for(
+            args, args.asset, args.trajectory, preset=args.preset, pose_mode=args.pose_mode, seed=args.seed,
             min_flatness=args.min_flatness, scene=SceneOptions(floor_texture=args.floor_texture, hdri=args.hdri),
             clip_id=args.clip_id or "", **clip_options(args),
         )
