@@ -135,6 +135,30 @@ def resolve_model(spec: str) -> Model:
         f"generated videos, or an entry point of group {ENTRY_POINT_GROUP!r}")
 
 
+def resolve_callable(spec: str) -> Callable:
+    """The generator callable (``generate(image, trajectories, num_frames, fps) -> video``) named by ``spec``,
+    for tools that give a model one image rather than a suite sample: a baseline that needs no ground truth
+    (``static``, ``translate``: :data:`benchmark.baselines.IMAGE_BASELINES`), ``module:function``, or an entry
+    point of group ``posetraj.adapters``. Raises :class:`ModelError` with one line otherwise."""
+    from benchmark.baselines import BASELINES, IMAGE_BASELINES
+
+    spec = spec.strip()
+    if spec in IMAGE_BASELINES:
+        return IMAGE_BASELINES[spec]
+    if spec in BASELINES:
+        raise ModelError(f"baseline {spec!r} needs a benchmark sample's ground truth; for an image use "
+                         f"{' or '.join(IMAGE_BASELINES)}")
+    if ":" in spec:
+        return _load_callable(spec)
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == spec:
+            return ep.load()
+    raise ModelError(f"unknown model {spec!r}: use a baseline ({', '.join(IMAGE_BASELINES)}), 'module:function' "
+                     f"or an entry point of group {ENTRY_POINT_GROUP!r}")
+
+
 def uncached_model(identity: dict) -> Model | None:
     """The model of a results summary whose videos are files rather than cache entries (a folder of
     pre-generated videos, the oracle), rebuilt from its identity; None for every other model."""

@@ -130,6 +130,36 @@ def build_suite_from_clips(out: str | Path, clip_dirs: Iterable[Path], *, name: 
     return _publish(tmp, out, overwrite)
 
 
+def add_clips_to_suite(suite_dir: str | Path, clip_dirs: Iterable[Path], *, name: str = "posetraj-synth") -> Suite:
+    """Add rendered clips to the posetraj-synth suite at ``suite_dir`` (sample id = clip id), or create it.
+
+    The suite is rebuilt beside itself from its own samples' clips plus the new ones and swapped in whole,
+    so it gets a new ``suite_version`` and a reader never sees a half-written suite. A clip whose id is
+    already a sample, a suite of another kind or an incomplete one is an error."""
+    suite_dir = Path(suite_dir)
+    clip_dirs = [Path(c) for c in clip_dirs]
+    if not suite_dir.exists():
+        return build_suite_from_clips(suite_dir, clip_dirs, name=name)
+    suite = load_suite(suite_dir)
+    if suite.kind != "posetraj-synth":
+        raise SuiteError(f"{suite_dir}: clips can only be added to a posetraj-synth suite, this one is {suite.kind!r}")
+    present = {sample.id for sample in suite.samples}
+    for clip in clip_dirs:
+        if clip.name in present:
+            raise SuiteError(f"{suite_dir}: already has a sample {clip.name!r}")
+    existing = [suite_dir / sample.record["clip"] for sample in suite.samples]
+    tmp = _tmp_dir(suite_dir)
+    try:
+        records = [clip_sample_record(tmp, c, s.id) for c, s in zip(existing, suite.samples)]
+        records += [clip_sample_record(tmp, c, c.name) for c in clip_dirs]
+        manifest = {**suite.manifest, "samples": records}
+        finish_suite(tmp, manifest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return _publish(tmp, suite_dir, overwrite=True)
+
+
 @dataclass(frozen=True)
 class SynthSuiteConfig:
     """What a posetraj-synth suite renders; the same config gives the same plan of clips."""
