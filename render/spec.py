@@ -149,6 +149,8 @@ class ClipSpec:
     def to_dict(self) -> dict:
         data = asdict(self)
         data["trajectory"] = self.trajectory.to_dict()
+        if self.asset_frame is None:  # added later: rest-pose specs (plans, meta) read as they did before
+            del data["asset_frame"]
         return data
 
     @classmethod

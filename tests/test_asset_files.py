@@ -101,7 +101,7 @@ def test_skinned_and_animated_files_freeze_at_rest_or_at_a_frame(corpus, tmp_pat
     rest = render_ok(corpus["skinned"], tmp_path)
     assert np.allclose(rest.meta["normalization"]["extents"], asset_files.BAR_REST_EXTENTS, atol=1e-5)
     assert rest.meta["asset_import"]["pose"] == "rest" and rest.meta["asset_import"]["armatures"] == 1
-    assert rest.meta["spec"]["asset_frame"] is None
+    assert rest.meta["spec"].get("asset_frame") is None
     bent = render_ok(corpus["skinned"], tmp_path, asset_frame=24)
     assert np.allclose(bent.meta["normalization"]["extents"], asset_files.BAR_BENT_EXTENTS, atol=1e-3)
     assert bent.meta["asset_import"]["pose"] == "frame" and bent.meta["asset_import"]["frame"] == 24

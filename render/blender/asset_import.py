@@ -27,6 +27,7 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
+from assets_catalog.validate import ZERO_AREA_FRACTION
 from render.errors import RenderError
 
 GLTF_OPTIONS = {"merge_vertices": True, "import_scene_as_collection": False, "disable_bone_shape": True}
@@ -122,6 +123,10 @@ def import_asset(path: Path, min_flatness: float, asset_frame: int | None = None
     bpy.context.scene.collection.objects.link(pose_root)
     mesh_objects = [_baked_object(part, offset, scale, pose_root) for part in parts]
     vertices, faces = _triangles(mesh_objects)
+    tri = vertices[faces]
+    areas = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    if not areas.max() > ZERO_AREA_FRACTION * 3.0:  # the unit cube's squared diagonal is at most 3
+        raise RenderError("no_mesh", f"{path}: all {len(faces)} triangles have zero area")
     record.update({"mesh_parts": len(parts), "instanced_parts": sum(part.instanced for part in parts),
                    "mirrored_parts": int(sum(np.linalg.det(part.matrix[:3, :3]) < 0 for part in parts)),
                    "triangles": int(len(faces))})
