@@ -32,16 +32,17 @@ setup() {
     echo "[setup] installing torch==2.13.0 (CPU build where one is available)" >&2
     $pip install -q ${POSETRAJ_TORCH_INDEX:+--index-url "$POSETRAJ_TORCH_INDEX"} torch==2.13.0
   fi
-  echo "[setup] installing posetraj with its render, train, catalog, farm and dev extras (bpy is ~400 MB)" >&2
-  $pip install -q -e ".[render,train,catalog,farm,dev]"
+  echo "[setup] installing posetraj with its render, train, catalog, farm, app and dev extras (bpy is ~400 MB)" >&2
+  $pip install -q -e ".[render,train,catalog,farm,app,dev]"
   echo "$want" > "$stamp"
 }
 
-# The leaderboard's browser test needs Chromium; as root on Debian/Ubuntu, install it.
+# The leaderboard's and the app's browser tests need Chromium (the app's drives it with playwright, which
+# uses this system browser and downloads none); as root on Debian/Ubuntu, install it.
 test_tools() {
   command -v chromium >/dev/null 2>&1 && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "[setup] installing chromium for the leaderboard's browser test" >&2
+    echo "[setup] installing chromium for the leaderboard's and the app's browser tests" >&2
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   else
     echo "[setup] chromium not found: the headless-browser test will be skipped" >&2

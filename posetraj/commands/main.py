@@ -31,6 +31,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("demo", "posetraj.commands.demo", "the main job: render built-in clips, score baselines, write the leaderboard"),
     Subcommand("train", "posetraj.commands.train", "train the PoseTraj ControlNet: stages pose, clean, real (accelerate)"),
     Subcommand("generate", "posetraj.commands.generate", "generate a video from an image and trajectories (PoseTraj model)"),
+    Subcommand("app", "posetraj.commands.app", "interactive app: draw trajectories on an image, generate or render them"),
     Subcommand("init-tiny", "posetraj.commands.init_tiny", "write a random tiny SVD (and Traj-ControlNet) for tests"),
 )
 
