@@ -250,6 +250,22 @@ def test_a_killed_worker_is_named_and_a_rerun_cleans_up_and_completes(tmp_path: 
     assert rerun.survivors() == []
 
 
+def test_workers_of_a_killed_parent_stop_cleanly(tmp_path: Path) -> None:
+    """SIGKILL to the ``--workers`` parent: its workers get SIGTERM from the kernel (they asked for it when
+    their parent dies) and stop as if interrupted; nothing keeps running, no work folder is left."""
+    plan, ids = _plan(tmp_path, ["medium", "medium"])
+    out = tmp_path / "data"
+    run = Run(tmp_path, _render_argv(plan, out, "--workers", "2"))
+    _wait_until(lambda: _rendering(out, ids[0]) and _rendering(out, ids[1]), "both workers to render", run=run)
+    code, _ = run.stop(signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    assert run.survivors() == []
+    _wait_until(lambda: {r["state"] for r in _records(out).values()} == {"interrupted"}, "the workers' records",
+                bound_s=STOP_BOUND_S)
+    assert _temp_dirs(out) == []
+    assert "interrupted by SIGTERM" in (out / "shards" / "worker-00000-of-00002.log").read_text()
+
+
 def test_a_render_child_that_dies_fails_its_clip_and_the_shard_goes_on(tmp_path: Path) -> None:
     """The OOM killer (or a crash in Blender) ends the render child, not the worker."""
     plan, ids = _plan(tmp_path, ["medium", "tiny"])
