@@ -58,10 +58,6 @@ class ClipProcess:
         self._process: subprocess.Popen | None = None
         self._buffer = b""
 
-    @property
-    def pid(self) -> int | None:
-        return None if self._process is None else self._process.pid
-
     def __enter__(self) -> ClipProcess:
         return self
 

@@ -43,16 +43,12 @@ def read_record(out_root: Path, planned_clip_id: str) -> dict | None:
     return _read(Path(out_root) / STATUS_DIR / f"{planned_clip_id}.json")
 
 
-def read_records(out_root: Path, planned_clip_ids: Iterable[str] | None = None) -> dict[str, dict]:
-    """The records of ``planned_clip_ids`` (default: every record in the folder), by planned clip id."""
+def read_records(out_root: Path, planned_clip_ids: Iterable[str]) -> dict[str, dict]:
+    """The records of ``planned_clip_ids`` that exist, by planned clip id."""
     folder = Path(out_root) / STATUS_DIR
-    if planned_clip_ids is None:
-        paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
-    else:
-        paths = [folder / f"{clip_id}.json" for clip_id in planned_clip_ids]
     records = {}
-    for path in paths:
-        record = _read(path)
+    for clip_id in planned_clip_ids:
+        record = _read(folder / f"{clip_id}.json")
         if record is not None:
             records[record["planned_clip_id"]] = record
     return records
