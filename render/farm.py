@@ -24,7 +24,7 @@ from common.atomic import write_json_atomic
 from common.clip_format import is_complete_clip
 from render.dataset import DATASET_SCHEMA_VERSION, MANIFEST_NAME, DatasetReport, manifest_entry, render_dataset
 from render.errors import RenderError
-from render.live_status import age_s, is_live, read_records
+from render.live_status import age_s, read_records, worker_gone
 from render.spec import ClipSpec, default_clip_timeout_s
 
 PLAN_SCHEMA_VERSION = 1
@@ -184,7 +184,8 @@ class RunningClip:
     timeout_s: float
 
     def __str__(self) -> str:
-        stuck = f", past its {self.timeout_s:g} s timeout: stuck?" if self.age_s > self.timeout_s else ""
+        stuck = f", past its {self.timeout_s:g} s timeout: stuck, or its worker lost?" if self.age_s > self.timeout_s \
+            else ""
         return f"  running for {_duration(self.age_s)}: {self.clip_id} ({self.worker or 'worker'} on {self.owner}{stuck})"
 
 
@@ -216,9 +217,10 @@ def collect(plan: DatasetPlan, out: Path) -> DatasetStatus:
     """Merge what the workers reported about ``plan`` in ``out`` into ``out/dataset.json``.
 
     Every planned clip is listed once: ``ok`` when its directory (under its final id, if it was redrawn)
-    is complete, ``running`` when a live worker's record says so (with the clip's age), ``failed`` with the
-    error when the last attempt failed, ``pending`` otherwise (never started, interrupted, its worker gone,
-    or its folder deleted). Sources: the live per-clip records (:mod:`render.live_status`), written as each
+    is complete, ``running`` when a worker's record says so (with the clip's age; past its timeout it is
+    flagged: stuck, or a worker on another host was lost), ``failed`` with the error when the last attempt
+    failed, ``pending`` otherwise (never started, interrupted, its worker on this host gone, or its folder
+    deleted). Sources: the live per-clip records (:mod:`render.live_status`), written as each
     clip starts and ends, and the shard manifests; manifests of another plan (another ``plan_digest``)
     are ignored.
     """
@@ -243,7 +245,7 @@ def collect(plan: DatasetPlan, out: Path) -> DatasetStatus:
         done = next((clip_id for clip_id in finals if is_complete_clip(out / clip_id)), None)
         if done is not None:
             clips.append(manifest_entry(spec, spec, "ok") | {"clip_id": done})  # a redraw keeps asset and family
-        elif record is not None and is_live(record, plan.timeout_of(spec)):
+        elif record is not None and record["state"] == "running" and not worker_gone(record):
             running.append(RunningClip(record.get("clip_id", spec.clip_id), age_s(record), record.get("owner", "?"),
                                        record.get("worker", ""), float(record.get("timeout_s", plan.timeout_of(spec)))))
             clips.append(manifest_entry(spec, spec, "running") | {"clip_id": running[-1].clip_id})

@@ -76,12 +76,19 @@ def running_elsewhere(record: dict | None, max_age_s: float) -> bool:
 def is_live(record: dict, max_age_s: float) -> bool:
     """A ``running`` record whose process still exists (this host) or, from another host, whose age is
     under ``max_age_s`` (past it, the clip would have been stopped by its timeout)."""
-    if record["state"] != "running":
+    if record["state"] != "running" or worker_gone(record):
         return False
-    host, _, pid = str(record.get("owner", "")).rpartition("-")
-    if host == owner_tag(0).rpartition("-")[0] and pid.isdigit():
-        return pid_alive(int(pid))
-    return age_s(record) <= max_age_s
+    return _this_host(record) or age_s(record) <= max_age_s
+
+
+def worker_gone(record: dict) -> bool:
+    """Whether the record's process is known to be gone: it ran on this host and no longer exists."""
+    _, _, pid = str(record.get("owner", "")).rpartition("-")
+    return _this_host(record) and pid.isdigit() and not pid_alive(int(pid))
+
+
+def _this_host(record: dict) -> bool:
+    return str(record.get("owner", "")).rpartition("-")[0] == owner_tag(0).rpartition("-")[0]
 
 
 def age_s(record: dict) -> float:

@@ -273,7 +273,7 @@ def _record(out: Path, planned: str, state: str, owner: str, age_s: float = 5.0,
 
 def test_status_reads_the_live_records(tmp_path: Path) -> None:
     """ok as soon as a clip is published, running with its age (from this host only while its process
-    lives; from another host until its timeout), failed with the reason, pending otherwise."""
+    lives; past its timeout flagged), failed with the reason, pending otherwise."""
     from common.clip_format import owner_tag
 
     plan = _plan(seeds=(0, 1, 2))  # 12 clips
@@ -283,7 +283,7 @@ def test_status_reads_the_live_records(tmp_path: Path) -> None:
     _record(tmp_path, ids[1], "running", owner_tag(), age_s=75)  # this process: alive
     _record(tmp_path, ids[2], "running", owner_tag(4_194_399))  # this host, a pid that cannot exist: stale
     _record(tmp_path, ids[3], "running", "farnode-12", age_s=30)  # another host, young
-    _record(tmp_path, ids[4], "running", "farnode-12", age_s=5000)  # another host, past the draft timeout
+    _record(tmp_path, ids[4], "running", "farnode-12", age_s=5000)  # another host, past its timeout: lost?
     _record(tmp_path, ids[5], "failed", "farnode-12", code="timeout", error="timeout: still rendering after 900 s")
     _record(tmp_path, ids[6], "interrupted", owner_tag())
     _record(tmp_path, ids[8], "running", owner_tag(), age_s=4000)  # alive, but far past its timeout: stuck
@@ -292,12 +292,14 @@ def test_status_reads_the_live_records(tmp_path: Path) -> None:
     (tmp_path / redrawn).mkdir()
     (tmp_path / redrawn / MARKER_NAME).write_text("{}")
     status = collect(plan, tmp_path)
-    assert (status.ok, status.failed, len(status.running), status.pending) == (2, 1, 3, 6)
-    assert [clip.clip_id for clip in status.running] == [ids[1], ids[3], ids[8]]
+    assert (status.ok, status.failed, len(status.running), status.pending) == (2, 1, 4, 5)
+    assert [clip.clip_id for clip in status.running] == [ids[1], ids[3], ids[4], ids[8]]
     text = str(status)
-    assert "dataset: 2 ok, 1 failed, 3 running, 6 pending" in text
+    assert "dataset: 2 ok, 1 failed, 4 running, 5 pending" in text
     assert f"running for 1m15s: {ids[1]} (shard-00003-of-00009 on {owner_tag()})\n" in text
-    assert f"running for 1h06m: {ids[8]} (shard-00003-of-00009 on {owner_tag()}, past its 900 s timeout: stuck?)" in text
+    assert f"running for 1h23m: {ids[4]} (shard-00003-of-00009 on farnode-12, past its 900 s timeout: stuck, " \
+           f"or its worker lost?)" in text
+    assert f"running for 1h06m: {ids[8]} (shard-00003-of-00009 on {owner_tag()}, past its 900 s timeout" in text
     manifest = {c["planned_clip_id"]: c for c in json.loads(status.manifest.read_text())["clips"]}
     assert manifest[ids[7]]["clip_id"] == redrawn and manifest[ids[7]]["status"] == "ok"
     assert manifest[ids[5]]["error"].startswith("timeout") and manifest[ids[2]]["status"] == "pending"
