@@ -5,6 +5,8 @@ spinner, the server keeps serving), JSON import / export, localhost binding and 
 
 from __future__ import annotations
 
+import importlib.util
+import io
 import json
 import os
 import shutil
@@ -96,6 +98,8 @@ def _click(page, points) -> None:
     """Click image pixels (x, y) of the canvas: Gradio maps a click to round((client - offset) / scale)."""
     for x, y in points:
         before = page.locator("#points textarea").input_value()
+        page.wait_for_function("() => { const i = document.querySelector('#canvas img'); "
+                               "return i !== null && i.complete && i.naturalWidth > 0; }")
         geometry = page.evaluate("""() => { const img = document.querySelector('#canvas img');
             const r = img.getBoundingClientRect();
             return [r.width, r.height, img.naturalWidth, img.naturalHeight]; }""")
@@ -112,10 +116,14 @@ def _set_number(page, elem_id: str, value) -> None:
     box.press("Tab")
 
 
-def _press(page, button: str, outcome: str, timeout_s: float = 240) -> str:
-    """Click a button and wait for the status line to start with ``outcome`` (or "Error"); return it."""
+def _press(page, button: str, outcome: str, timeout_s: float = 240, progress: str | None = None) -> str:
+    """Click a button and wait for the status line to start with ``outcome`` (or "Error"); return it. With
+    ``progress``, first wait for the progress display to show that text."""
     page.evaluate("() => { document.querySelector('#status').dataset.seen = document.querySelector('#status').innerText; }")
     page.click(f"#{button}")
+    if progress is not None:
+        page.wait_for_function("""(text) => { const e = document.querySelector('#status .progress-level-inner');
+                                              return e !== null && e.innerText.includes(text); }""", arg=progress)
     page.wait_for_function(
         """() => { const s = document.querySelector('#status'); const t = s.innerText.trim();
                    return t !== s.dataset.seen && !t.includes('%') && /^(Generated|Rendered|Suite|Exported|Imported|Error|Drawing)/.test(t); }""",
@@ -146,17 +154,23 @@ def test_generate_with_the_tiny_posetraj_and_with_a_baseline(page, tmp_path):
     _click(page, clicks)
     assert page.locator("#points textarea").input_value() == "1: (80, 150) → (150, 100) → (230, 140)"
     _set_number(page, "frames", 6)
-    for elem_id, value in (("width", 64), ("height", 64), ("steps", 2)):
+    for elem_id, value in (("width", 64), ("height", 64), ("steps", 2), ("fps", 7), ("motion", 100)):
         _set_number(page, elem_id, value)
-    status = _press(page, "generate", "Generated")
+    status = _press(page, "generate", "Generated", progress="%")  # the progress display shows the stage
     assert "6 frames, 64x64" in status
     assert _video(page, "video", tmp_path).shape == (6, 64, 64, 3)
+    import av
+
+    with av.open(io.BytesIO(_download(page, "video.mp4"))) as container:
+        assert container.streams.video[0].average_rate == 7  # the fps id typed in the page
     assert _video(page, "overlay", tmp_path).shape == (6, 64, 64, 3)
     drawn = json.loads(_download(page, "trajectories.json"))
     assert list(drawn) == ["1"] and len(drawn["1"]) == 6 and drawn["1"][0] == [80.0, 150.0]
 
     page.click("#new-trajectory")
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('drawing trajectory 2')")
     _click(page, [(40, 60), (70, 30)])
+    assert page.locator("#points textarea").input_value().splitlines()[1] == "2: (40, 60) → (70, 30)"
     page.locator("#model-kind label", has_text="Benchmark adapter").click()
     page.fill("#adapter textarea, #adapter input", "translate")
     status = _press(page, "generate", "Generated")
@@ -179,9 +193,12 @@ def test_bad_inputs_show_their_messages_and_the_server_keeps_serving(page, tmp_p
             in _press(page, "generate", "Error"))
     page.fill("#adapter textarea, #adapter input", "app_models:short")
     assert "generated video has 13 frames, expected 14" in _press(page, "generate", "Error")
-    page.fill("#adapter textarea, #adapter input", "static")
+    page.fill("#adapter textarea, #adapter input", "benchmark.baselines:static_frames")
     assert "14 frames" in _press(page, "generate", "Generated")  # the same server, still serving
     assert _video(page, "video", tmp_path).shape[0] == 14
+    page.click("#undo")
+    page.wait_for_function("() => !document.querySelector('#points textarea').value.includes('→')")
+    assert "trajectory 1 has one point" in _press(page, "generate", "Error")
 
 
 def test_render_mode_renders_the_object_along_the_drawn_path(page, app, tmp_path):
@@ -191,15 +208,19 @@ def test_render_mode_renders_the_object_along_the_drawn_path(page, app, tmp_path
     _click(page, clicks)
     page.get_by_role("tab", name="Render").click()
     assert page.locator("#asset input").input_value() == "builtin:boat"  # the example's model
+    page.click("#pose-mode input")
+    page.get_by_role("option", name="bank", exact=True).click()
     _set_number(page, "frames", 6)
     _set_number(page, "render-width", 96)
     _set_number(page, "samples", 2)
-    status = _press(page, "render", "Rendered")
+    status = _press(page, "render", "Rendered", progress="rendering with Blender")
     assert "6 frames, 96x64" in status
     assert _video(page, "video", tmp_path).shape == (6, 64, 96, 3)
     assert _video(page, "overlay", tmp_path).shape == (6, 64, 96, 3)
     clip_dir = Path(status.split("clip ", 1)[1].split(" (", 1)[0])
     clip = load_clip(clip_dir)
+    assert clip.meta["asset"]["uid"] == "builtin-boat"
+    assert clip.meta["trajectory"]["pose_mode"] == "bank" and clip.meta["trajectory"]["name"] == "spline"
     start = rescale(Trajectories.from_dict({"0": np.array(clicks, float)}, EXAMPLE_SIZE), clip.size).points[0]
     ground = clip.arrays("ground_2d")["ground_2d"]
     assert np.abs(ground[0] - start[0]).max() < 0.01 and np.abs(ground[-1] - start[-1]).max() < 0.01
@@ -207,12 +228,28 @@ def test_render_mode_renders_the_object_along_the_drawn_path(page, app, tmp_path
     assert (app["root"] / "out" / "suite" / "suite.json").is_file()
 
     page.click("#clear")
+    page.wait_for_function("() => document.querySelector('#points textarea').value.startsWith('no trajectory')")
     _click(page, [(4, 100), (60, 100)])  # the boat would overhang the left edge
     error = _press(page, "render", "Error")
     assert "render failed: out_of_frame:" in error and "left edge" in error
 
 
-def test_trajectory_json_import_and_export(page, tmp_path):
+def test_upload_and_trajectory_json_import_and_export(page, tmp_path):
+    from PIL import Image
+
+    Image.fromarray(np.full((90, 160, 3), 200, np.uint8)).save(tmp_path / "photo.png")
+    page.locator("#upload input[type=file]").set_input_files(str(tmp_path / "photo.png"))
+    page.wait_for_function("() => document.querySelector('#status').innerText.startsWith('Ready: 160x90 image')")
+    _click(page, [(10, 80), (150, 10)])
+    assert page.locator("#points textarea").input_value() == "1: (10, 80) → (150, 10)"
+    page.click("#undo")  # then quick clicks (100 ms apart), none waiting for the last: each one counts
+    for x in (20, 40, 60, 80, 100):
+        page.wait_for_timeout(100)
+        page.locator("#canvas img").click(position={"x": x, "y": 50})
+    page.wait_for_function("() => (document.querySelector('#points textarea').value.match(/→/g) || []).length >= 5")
+    page.wait_for_timeout(500)
+    assert page.locator("#points textarea").input_value() == (
+        "1: (10, 80) → (20, 50) → (40, 50) → (60, 50) → (80, 50) → (100, 50)")
     _open_example(page, "plane")
     tracks = {"a": np.stack([np.linspace(20, 200, 9), np.linspace(150, 40, 9)], axis=1),
               "b": np.stack([np.linspace(250, 150, 9), np.full(9, 60.0)], axis=1)}
@@ -239,9 +276,40 @@ def test_the_app_listens_on_localhost_only(app):
     assert listening == ["0100007F"]  # 127.0.0.1, not 0.0.0.0
 
 
-def test_sigterm_stops_the_app(app):
+def _renders_of(root: Path) -> list[int]:
+    """Process ids of ``posetraj render`` children writing under the app's ``root``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"render" in command and any(str(root).encode() in part for part in command) and b"--clip-id" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def test_sigterm_stops_the_app_and_its_render(app, page):
+    """Last test of the module: SIGTERM in the middle of a render ends the render and then the server."""
     process = app["process"]
+    if importlib.util.find_spec("bpy") is not None:
+        _open_example(page, "car")
+        _click(page, [(120, 120), (170, 110)])
+        page.get_by_role("tab", name="Render").click()
+        _set_number(page, "frames", 64)
+        _set_number(page, "samples", 4096)  # minutes of path tracing: still running when the signal comes
+        page.click("#render")
+        page.wait_for_function("""() => { const e = document.querySelector('#status .progress-level-inner');
+                                          return e !== null && e.innerText.includes('rendering with Blender'); }""")
+        deadline = time.monotonic() + 60
+        while not _renders_of(app["root"]):
+            assert time.monotonic() < deadline, "no render process found"
+            time.sleep(0.2)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 0
+    deadline = time.monotonic() + 10
+    while _renders_of(app["root"]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _renders_of(app["root"]) == []
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", app["port"]), timeout=2).close()

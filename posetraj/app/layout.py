@@ -8,6 +8,7 @@ This is the only module of the package that imports gradio.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -40,6 +41,30 @@ class AppConfig:
     example_dirs: tuple[Path, ...] = ()  # folders of clips whose first frames are examples too
     assets: tuple[str, ...] = ()  # extra render-mode assets (mesh files, e.g. a catalog split)
     render_timeout_s: float = 900.0
+
+
+class Sessions:
+    """Each browser session's image and drawing, kept on the server and changed under a lock, so that quick
+    clicks (a click right after *Undo*) always act on the latest drawing, never on a copy the page still held."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._data: dict[str, tuple[np.ndarray | None, Drawing]] = {}
+
+    def get(self, request: gr.Request) -> tuple[np.ndarray | None, Drawing]:
+        with self._lock:
+            return self._data.get(request.session_hash, (None, Drawing()))
+
+    def update(self, request: gr.Request, change: Callable[[np.ndarray | None, Drawing], tuple]) -> tuple:
+        """Apply ``change(image, drawing) -> (image, drawing)`` and return the new pair."""
+        with self._lock:
+            current = self._data.get(request.session_hash, (None, Drawing()))
+            self._data[request.session_hash] = updated = change(*current)
+            return updated
+
+    def drop(self, request: gr.Request) -> None:
+        with self._lock:
+            self._data.pop(request.session_hash, None)
 
 
 def _status(kind: str, text: str) -> str:
@@ -97,64 +122,69 @@ def build_app(config: AppConfig) -> gr.Blocks:
     assets = [f"builtin:{name}" for name in builtin_names(None)] + list(config.assets)
     pipelines = PipelineCache()
 
-    def shown(image, drawing: Drawing, frames, smooth):
-        return None if image is None else preview(image, drawing, int(frames), bool(smooth))
+    sessions = Sessions()
 
-    def open_image(image):
+    def shown(image, drawing: Drawing, frames, smooth):
+        return None if image is None else preview(image, drawing, max(2, int(frames or 2)), bool(smooth))
+
+    def open_image(image, request: gr.Request):
         if image is None:
-            return None, Drawing(), None, Drawing().describe(), _status("Note", "no image")
+            sessions.update(request, lambda *_: (None, Drawing()))
+            return None, Drawing().describe(), _status("Note", "no image")
         image = np.ascontiguousarray(np.asarray(image, dtype=np.uint8)[..., :3])
-        drawing = Drawing(size=(image.shape[1], image.shape[0]))
-        return (image, drawing, image, drawing.describe(),
+        _, drawing = sessions.update(request, lambda *_: (image, Drawing(size=(image.shape[1], image.shape[0]))))
+        return (image, drawing.describe(),
                 _status("Ready", f"{image.shape[1]}x{image.shape[0]} image: click points on it to draw a trajectory"))
 
-    def open_example(name):
+    def open_example(name, request: gr.Request):
         if not name:
-            return *open_image(None), gr.skip()
+            return *open_image(None, request), gr.skip()
         builtin = f"builtin:{name}"  # a built-in's example also picks that asset for render mode
-        return *open_image(examples[name]), (gr.update(value=builtin) if builtin in assets else gr.skip())
+        return *open_image(examples[name], request), (gr.update(value=builtin) if builtin in assets else gr.skip())
 
-    def click(image, drawing: Drawing, frames, smooth, evt: gr.SelectData):
+    def click(frames, smooth, evt: gr.SelectData, request: gr.Request):
+        x, y = evt.index
         try:
-            x, y = evt.index
-            drawing = drawing.add_point(float(x), float(y))
-            return drawing, shown(image, drawing, frames, smooth), drawing.describe(), _status(
-                "Drawing", f"trajectory {len(drawing.drawn)}: point ({x}, {y}) added")
+            image, drawing = sessions.update(request, lambda image, drawing: (image, drawing.add_point(float(x), float(y))))
+            status = _status("Drawing", f"trajectory {len(drawing.drawn)}: point ({x}, {y}) added")
         except Exception as exc:  # noqa: BLE001 - shown in the page
-            return drawing, shown(image, drawing, frames, smooth), drawing.describe(), _failure(exc)
+            (image, drawing), status = sessions.get(request), _failure(exc)
+        return shown(image, drawing, frames, smooth), drawing.describe(), status
 
     def edit(action: str):
-        def handler(image, drawing: Drawing, frames, smooth):
-            drawing = getattr(drawing, action)()
+        def handler(frames, smooth, request: gr.Request):
+            image, drawing = sessions.update(request, lambda image, drawing: (image, getattr(drawing, action)()))
             note = {"new_stroke": f"drawing trajectory {len(drawing.strokes)}: click its points",
                     "undo": "last point removed", "clear": "all trajectories removed"}[action]
-            return drawing, shown(image, drawing, frames, smooth), drawing.describe(), _status("Drawing", note)
+            return shown(image, drawing, frames, smooth), drawing.describe(), _status("Drawing", note)
         return handler
 
-    def redraw(image, drawing: Drawing, frames, smooth):
-        return shown(image, drawing, frames, smooth)
+    def redraw(frames, smooth, request: gr.Request):
+        return shown(*sessions.get(request), frames, smooth)
 
-    def import_json(path, image, drawing: Drawing, frames, smooth):
+    def import_json(path, frames, smooth, request: gr.Request):
         from common.trajectories import read_trajectory_json
 
+        image, drawing = sessions.get(request)
         try:
             if image is None:
                 raise AppError("open an image first: imported trajectories are in its pixels")
             if not path:
                 raise AppError("no file")
             traj = read_trajectory_json(path, drawing.size, outliers="keep")
-            drawing = Drawing.from_trajectories(traj)
+            imported = Drawing.from_trajectories(traj)
+            image, drawing = sessions.update(request, lambda image, _: (image, imported))
             frames = traj.num_frames
-            return (drawing, shown(image, drawing, frames, smooth), drawing.describe(), frames,
+            return (shown(image, drawing, frames, smooth), drawing.describe(), frames,
                     _status("Imported", f"{traj.num_points} trajectories of {traj.num_frames} frames"))
         except Exception as exc:  # noqa: BLE001 - shown in the page
-            return drawing, shown(image, drawing, frames, smooth), drawing.describe(), frames, _failure(exc)
+            return shown(image, drawing, frames, smooth), drawing.describe(), frames, _failure(exc)
 
-    def export_json(drawing: Drawing, frames, smooth):
+    def export_json(frames, smooth, request: gr.Request):
         from common.trajectories import write_trajectory_json
 
         try:
-            traj = drawing.trajectories(_int(frames, "frames", 2), bool(smooth))
+            traj = sessions.get(request)[1].trajectories(_int(frames, "frames", 2), bool(smooth))
             folder = _run_dir(config, "export")
             folder.mkdir(parents=True)
             path = write_trajectory_json(folder / "trajectories.json", traj)
@@ -162,11 +192,12 @@ def build_app(config: AppConfig) -> gr.Blocks:
         except Exception as exc:  # noqa: BLE001 - shown in the page
             return None, _failure(exc)
 
-    def run_generation(image, drawing: Drawing, frames, smooth, kind, svd, controlnet, adapter, fps, motion,
-                       steps, min_guidance, max_guidance, seed, width, height,
+    def run_generation(frames, smooth, kind, svd, controlnet, adapter, fps, motion, steps, min_guidance,
+                       max_guidance, seed, width, height, request: gr.Request,
                        progress=gr.Progress(track_tqdm=True)):
         from posetraj.inference import GenerationSettings
 
+        image, drawing = sessions.get(request)
         try:
             if image is None:
                 raise AppError("open an image first (upload one or pick an example)")
@@ -190,8 +221,8 @@ def build_app(config: AppConfig) -> gr.Blocks:
         except Exception as exc:  # noqa: BLE001 - shown in the page
             return None, None, None, _failure(exc)
 
-    def run_render(image, drawing: Drawing, frames, asset, pose_mode, width, samples, seed,
-                   progress=gr.Progress()):
+    def run_render(frames, asset, pose_mode, width, samples, seed, request: gr.Request, progress=gr.Progress()):
+        image, drawing = sessions.get(request)
         try:
             if image is None:
                 raise AppError("open an image first (pick an example: they show the render's default camera)")
@@ -221,8 +252,6 @@ def build_app(config: AppConfig) -> gr.Blocks:
             return _failure(exc)
 
     with gr.Blocks(title="PoseTraj app") as demo:
-        base = gr.State(None)
-        drawing = gr.State(Drawing())
         last_clip = gr.State("")
         gr.Markdown("## PoseTraj: draw trajectories, get the video — or the true 3D render\n"
                     "Open an image, click points on it to draw a trajectory (one click per point; *New trajectory* "
@@ -303,24 +332,24 @@ def build_app(config: AppConfig) -> gr.Blocks:
                                        loop=True, autoplay=True)
                 downloads = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="downloads")
 
-        view = [base, drawing, canvas, points, status]
-        example.change(open_example, example, view + [asset])
-        upload.upload(open_image, upload, view)
-        stroke_outputs = [drawing, canvas, points, status]
-        canvas.select(click, [base, drawing, frames, smooth], stroke_outputs)
+        view = [canvas, points, status]
+        ordered = {"concurrency_id": "drawing", "concurrency_limit": 1}  # drawing events run in arrival order
+        example.change(open_example, example, view + [asset], **ordered)
+        upload.upload(open_image, upload, view, **ordered)
+        canvas.select(click, [frames, smooth], view, **ordered)
         for button, action in ((new_button, "new_stroke"), (undo_button, "undo"), (clear_button, "clear")):
-            button.click(edit(action), [base, drawing, frames, smooth], stroke_outputs)
-        smooth.change(redraw, [base, drawing, frames, smooth], canvas)
-        frames.release(redraw, [base, drawing, frames, smooth], canvas)
-        import_file.upload(import_json, [import_file, base, drawing, frames, smooth],
-                           [drawing, canvas, points, frames, status])
-        export_button.click(export_json, [drawing, frames, smooth], [export_file, status])
+            button.click(edit(action), [frames, smooth], view, **ordered)
+        smooth.change(redraw, [frames, smooth], canvas, **ordered)
+        frames.change(redraw, [frames, smooth], canvas, **ordered)
+        import_file.upload(import_json, [import_file, frames, smooth], [canvas, points, frames, status], **ordered)
+        export_button.click(export_json, [frames, smooth], [export_file, status])
         generate_button.click(
             run_generation,
-            [base, drawing, frames, smooth, kind, svd, controlnet, adapter, fps, motion, steps, min_guidance,
-             max_guidance, seed, width, height],
+            [frames, smooth, kind, svd, controlnet, adapter, fps, motion, steps, min_guidance, max_guidance, seed,
+             width, height],
             [video, overlay, downloads, status])
-        render_button.click(run_render, [base, drawing, frames, asset, pose_mode, render_width, samples, render_seed],
+        render_button.click(run_render, [frames, asset, pose_mode, render_width, samples, render_seed],
                             [video, overlay, downloads, last_clip, status])
         suite_button.click(to_suite, [last_clip, suite], status)
+        demo.unload(sessions.drop)
     return demo
