@@ -20,11 +20,12 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from render.errors import RenderError
 from render.failures import record_failure
+from render.fitting import FitPolicy
 from render.process_control import Interrupted, describe_exit, die_with_parent, stop_process_group
 from render.spec import ClipSpec
 from render.workdirs import log_of, remove_owned
@@ -64,8 +65,10 @@ class ClipProcess:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def render(self, spec: ClipSpec, out_root: Path, *, timeout_s: float, overwrite: bool = False) -> ClipResult:
-        """Render ``spec`` into ``out_root`` in the child, stopping it after ``timeout_s`` seconds.
+    def render(self, spec: ClipSpec, out_root: Path, *, timeout_s: float, overwrite: bool = False,
+               fit: FitPolicy | None = None) -> ClipResult:
+        """Render ``spec`` into ``out_root`` in the child, stopping it after ``timeout_s`` seconds; ``fit`` is
+        :func:`render.pipeline.render_clip`'s (None here: exactly as given).
 
         Any exception here (KeyboardInterrupt, :class:`render.process_control.Interrupted`) stops the
         child and removes its work folders before it propagates; the clip is then simply not rendered.
@@ -73,7 +76,8 @@ class ClipProcess:
         out_root = Path(out_root)
         try:
             self._start()
-            self._send({"spec": spec.to_dict(), "out_root": str(out_root), "overwrite": overwrite})
+            self._send({"spec": spec.to_dict(), "out_root": str(out_root), "overwrite": overwrite,
+                        "fit": None if fit is None else asdict(fit)})
             reply = self._receive(time.monotonic() + timeout_s)
         except _ChildGone as gone:
             if gone.returncode == -signal.SIGTERM:  # stopped from outside (SLURM signals every process of a job)
@@ -185,15 +189,19 @@ def _serve(parent_pid: int) -> None:
         request = json.loads(line)
         spec = ClipSpec.from_dict(request["spec"])
         out_root = Path(request["out_root"])
-        answers.write(json.dumps(_render_one(spec, out_root, request["overwrite"], is_complete_clip, render_clip)) + "\n")
+        fit = None if request.get("fit") is None else FitPolicy(**request["fit"])
+        answers.write(json.dumps(_render_one(spec, out_root, request["overwrite"], fit, is_complete_clip,
+                                             render_clip)) + "\n")
 
 
-def _render_one(spec: ClipSpec, out_root: Path, overwrite: bool, is_complete_clip, render_clip) -> dict:
+def _render_one(spec: ClipSpec, out_root: Path, overwrite: bool, fit: FitPolicy | None, is_complete_clip,
+                render_clip) -> dict:
     final = out_root / spec.clip_id
     if is_complete_clip(final) and not overwrite:
         return {"status": "exists", "path": str(final)}
     try:
-        return {"status": "rendered", "path": str(render_clip(spec, out_root, overwrite=overwrite, strict=True))}
+        return {"status": "rendered",
+                "path": str(render_clip(spec, out_root, overwrite=overwrite, strict=True, fit=fit))}
     except FileExistsError:
         return {"status": "exists", "path": str(final)}
     except RenderError as exc:  # render_clip has recorded it

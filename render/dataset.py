@@ -13,7 +13,7 @@ from common.atomic import write_json_atomic
 from common.clip_format import is_complete_clip
 from render.clip_process import ClipProcess
 from render.errors import RenderError
-from render.fitting import is_drawn
+from render.fitting import FitPolicy, is_drawn
 from render.live_status import read_record, running_elsewhere, write_record
 from render.spec import ClipSpec, default_clip_timeout_s, make_clip_spec
 from render.trajectories import sample_trajectory_spec
@@ -117,8 +117,11 @@ def render_with_redraws(spec: ClipSpec, out_root: Path, renderer: ClipProcess, *
     """Render ``spec`` (or find it complete) into ``out_root`` with ``renderer``, stopping each attempt after
     ``timeout_s`` seconds; while its object would leave the frame, try ``redraw(spec, attempt)`` for
     attempts 1 .. ``max_redraws``. The framing check runs before path tracing, so a retry costs a
-    fraction of a second. The clip's live record says ``running`` meanwhile (:mod:`render.live_status`).
-    Failures come back in the outcome, not raised."""
+    fraction of a second. When every redraw of a drawn trajectory leaves the frame (an object large for the
+    frame), a last attempt renders the planned clip with its path scaled down to fit
+    (:mod:`render.fitting`; ``meta.json``'s ``fit`` says so). A trajectory given by hand is never changed.
+    The clip's live record says ``running`` meanwhile (:mod:`render.live_status`). Failures come back in
+    the outcome, not raised."""
     planned, started = spec, time.time()
     for attempt in range(max_redraws + 1):
         if attempt:
@@ -132,9 +135,19 @@ def render_with_redraws(spec: ClipSpec, out_root: Path, renderer: ClipProcess, *
         if result.status != "failed":
             exists = result.status == "exists"
             return ClipOutcome(spec, result.path, skipped=exists, published_elsewhere=exists, attempt=attempt)
-        if result.error.code != "out_of_frame" or attempt == max_redraws or not is_drawn(planned):
+        if result.error.code != "out_of_frame" or not is_drawn(planned):
             return ClipOutcome(spec, None, attempt=attempt, error=result.error)  # a given path is never redrawn
-    raise AssertionError("unreachable")  # pragma: no cover
+        if attempt == max_redraws:
+            break
+    if max_redraws == 0:
+        return ClipOutcome(spec, None, attempt=max_redraws, error=result.error)
+    write_record(out_root, planned.clip_id, "running", clip_id=planned.clip_id, attempt=max_redraws + 1,
+                 worker=worker, started_at=started, timeout_s=timeout_s)
+    scaled = renderer.render(planned, out_root, timeout_s=timeout_s, fit=FitPolicy(max_redraws=0))
+    if scaled.status == "failed":
+        return ClipOutcome(planned, None, attempt=max_redraws + 1, error=scaled.error)
+    exists = scaled.status == "exists"
+    return ClipOutcome(planned, scaled.path, skipped=exists, published_elsewhere=exists, attempt=max_redraws + 1)
 
 
 def render_dataset(

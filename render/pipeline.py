@@ -29,7 +29,7 @@ from render.workdirs import work_dir_prefix
 
 
 def render_clip(spec: ClipSpec, out_root: Path, *, overwrite: bool = False, keep_work_dir: bool = False,
-                strict: bool = False, fit: FitPolicy | None = None) -> Path:
+                strict: bool = False, fit: FitPolicy | None = FitPolicy()) -> Path:
     """Render ``spec`` into ``out_root/<clip_id>`` and return that directory.
 
     Raises :class:`RenderError` (with a reason code) on failure, after writing ``failures/<clip_id>.json``;
@@ -37,9 +37,10 @@ def render_clip(spec: ClipSpec, out_root: Path, *, overwrite: bool = False, keep
     unless ``overwrite``; with ``strict``, one that another process published while this one rendered
     raises :class:`FileExistsError` (see :func:`common.clip_format.write_clip`).
 
-    ``fit`` (e.g. ``FitPolicy()``, what ``posetraj render`` passes): a drawn trajectory whose object would
-    leave the frame is redrawn or scaled to fit (:mod:`render.fitting`) under the same clip id; without it
-    the spec renders exactly as given or fails with ``out_of_frame``.
+    ``fit`` (default ``FitPolicy()``): a drawn trajectory whose object would leave the frame is redrawn or
+    scaled to fit (:mod:`render.fitting`) under the same clip id, so one clip of any object renders; a
+    trajectory given by hand is never changed. With ``fit=None`` the spec renders exactly as given or fails
+    with ``out_of_frame`` (the dataset driver's attempts, which redraw under new clip ids).
     """
     out_root = Path(out_root)
     final = out_root / spec.clip_id

@@ -173,8 +173,8 @@ def test_unit_cube_and_sphere_get_a_clip_at_the_default_size_and_at_64x48(corpus
                               num_track_points=64)
         if name == "unit_cube" and size == (288, 192):
             with pytest.raises(RenderError, match="out_of_frame: .* by up to .* px past the"):
-                render_clip(spec, tmp_path / "exact")  # the spec exactly as drawn leaves the frame ...
-        clip = check_clip(render_clip(spec, tmp_path / "fitted", fit=FitPolicy()))  # ... fitted, it renders
+                render_clip(spec, tmp_path / "exact", fit=None)  # the spec exactly as drawn leaves the frame ...
+        clip = check_clip(render_clip(spec, tmp_path / "fitted"))  # ... fitted (the default), it renders
         assert clip.meta["spec"]["clip_id"] == spec.clip_id
         fit = clip.meta["fit"]
         assert fit["policy"] == {"max_redraws": 8, "scale_path": True, "min_path_scale": 0.05}

@@ -379,3 +379,23 @@ def test_bad_numbers_and_fields_get_one_line_naming_them(tmp_path: Path, argv: l
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], done.stderr
     assert not (tmp_path / "x.json").exists() and not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_posetraj_render_stops_mid_clip(tmp_path: Path, signum: int) -> None:
+    """One clip with ``posetraj render``: Blender renders in a child, so the signal stops it at once, with
+    no process and no work folder left, and nothing that looks like a clip; a rerun renders it."""
+    out = tmp_path / "clips"
+    argv = ["render", "--asset", "builtin:car", "--trajectory", "line", "--seed", "0", "--frames", "6",
+            "--width", "128", "--height", "96", "--samples", "16", "--out", str(out)]
+    run = Run(tmp_path, argv)
+    _wait_until(lambda: out.exists() and list(out.glob(".*.work-*")), "the clip to render", run=run)
+    code, seconds = run.stop(signum)
+    print(f"{signal.Signals(signum).name}: posetraj render ended {seconds:.2f} s after the signal")
+    assert code == 128 + signum, run.stderr[-3000:]
+    assert f"interrupted by {signal.Signals(signum).name}" in run.stderr and "Traceback" not in run.stderr
+    assert run.survivors() == [] and _temp_dirs(out) == []
+    assert not [p for p in out.iterdir() if is_complete_clip(p)]
+    rerun = Run(tmp_path, argv, name="rerun")
+    assert rerun.wait() == 0, rerun.stderr[-3000:]
+    assert is_complete_clip(Path(rerun.stdout.strip().splitlines()[-1]))

@@ -24,7 +24,7 @@ def test_dataset_redraws_out_of_frame_paths_and_resumes(tmp_path):
     # An S curve whose box leaves the default camera's frame (the original geometry reaches 1.47 m).
     leaving = make_clip_spec("builtin:car", "s_curve", seed=3, num_frames=8, width=128, height=96, samples=2)
     with pytest.raises(RenderError, match="out_of_frame"):
-        render_clip(leaving, tmp_path / "single")
+        render_clip(leaving, tmp_path / "single", fit=None)
     specs = [leaving, *plan_builtin_dataset(["boat"], ["line"], seeds=[0], **TINY)]
     report = render_dataset(specs, tmp_path / "data", redraws_out_of_frame=5, progress=False)
     assert not report.failed and len(report.rendered) == 2
@@ -74,3 +74,20 @@ def test_user_floor_texture_and_hdri(tmp_path):
     bad = make_clip_spec("builtin:chair", "line", **TINY, scene=SceneOptions(hdri=str(tmp_path / "nope.exr")))
     with pytest.raises(RenderError, match="invalid_spec.*nope.exr"):
         render_clip(bad, tmp_path / "bad")
+
+
+def test_an_object_too_large_for_every_redraw_gets_its_path_scaled(tmp_path):
+    """A drawn trajectory that no redraw keeps in frame (a big object on the 1.1 m half circle) is rendered
+    by the dataset driver with its path scaled down, under the planned clip id (issue 17)."""
+    from asset_files import unit_cube_glb
+
+    cube = unit_cube_glb(tmp_path / "cube.glb")
+    spec = make_clip_spec(str(cube), "half_circle", seed=0, num_frames=4, width=288, height=192, samples=1,
+                          num_track_points=32)
+    with pytest.raises(RenderError, match="out_of_frame"):
+        render_clip(spec, tmp_path / "exact", fit=None)
+    report = render_dataset([spec], tmp_path / "data", redraws_out_of_frame=2, progress=False)
+    assert not report.failed and report.final[0].clip_id == spec.clip_id
+    clip = load_clip(tmp_path / "data" / spec.clip_id)
+    assert clip.meta["fit"]["status"] == "path_scaled" and 0.05 <= clip.meta["fit"]["path_scale"] < 1.0
+    assert report.redrawn == {spec.clip_id: 3}

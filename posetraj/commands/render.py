@@ -59,6 +59,8 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (GPU when present), CPU, CUDA, OPTIX, HIP or METAL")
     parser.add_argument("--threads", type=int, default=0, help="render threads (0 = all cores)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing complete clip")
+    parser.add_argument("--clip-timeout", type=float, metavar="SECONDS",
+                        help="stop the render after this many seconds (default: the preset's limit, docs/farm.md)")
     parser.add_argument("--no-fit", action="store_true",
                         help="render the drawn trajectory exactly: fail with out_of_frame instead of redrawing it "
                              "or scaling it down when the object would leave the frame")
@@ -91,7 +93,6 @@ def run(args: argparse.Namespace) -> int:
 
     from render.failures import record_failure, request_clip_id
     from render.fitting import FitPolicy, describe_fit
-    from render.pipeline import render_clip
 
     try:
         spec = clip_spec_for(
@@ -105,14 +106,32 @@ def run(args: argparse.Namespace) -> int:
         record_failure(args.out, clip_id, args.asset, exc)
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    try:
-        print(f"rendering {spec.clip_id}: {spec.asset} on {spec.trajectory.name} "
-              f"({spec.trajectory.num_frames} frames, {spec.settings.width}x{spec.settings.height}, "
-              f"{spec.settings.samples} samples)", file=sys.stderr)
-        clip_dir = render_clip(spec, args.out, overwrite=args.overwrite, fit=None if args.no_fit else FitPolicy())
-    except RenderError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    if args.clip_timeout is not None and not args.clip_timeout > 0:
+        print(f"error: --clip-timeout must be > 0 seconds, got {args.clip_timeout:g}", file=sys.stderr)
+        return 2
+    from render.clip_process import ClipProcess
+    from render.process_control import Interrupted, interrupt_on_signals
+    from render.spec import default_clip_timeout_s
+
+    print(f"rendering {spec.clip_id}: {spec.asset} on {spec.trajectory.name} "
+          f"({spec.trajectory.num_frames} frames, {spec.settings.width}x{spec.settings.height}, "
+          f"{spec.settings.samples} samples)", file=sys.stderr)
+    # Blender renders in a child process, so that Ctrl-C / SIGTERM and the timeout stop it at once
+    with interrupt_on_signals(), ClipProcess() as renderer:
+        try:
+            result = renderer.render(spec, args.out, timeout_s=args.clip_timeout or default_clip_timeout_s(spec),
+                                     overwrite=args.overwrite, fit=None if args.no_fit else FitPolicy())
+        except Interrupted as stop:
+            print(f"{stop}: the render was stopped and its work folder removed", file=sys.stderr)
+            return stop.exit_code
+    if result.status == "failed":
+        print(f"error: {result.error}", file=sys.stderr)
         return 1
+    clip_dir = result.path
+    if result.status == "exists":
+        print(f"{clip_dir} is already complete (--overwrite renders it again)", file=sys.stderr)
+        print(clip_dir)
+        return 0
     meta = json.loads((clip_dir / "meta.json").read_text())
     print(f"wrote {clip_dir} in {meta['timing']['total_s']:.1f} s "
           f"(render {meta['timing']['render_s']:.1f} s on {meta['render']['device']})", file=sys.stderr)
