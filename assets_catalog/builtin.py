@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
+
+from common.atomic import write_atomic
 
 if TYPE_CHECKING:  # numpy and trimesh are imported lazily: `import assets_catalog` stays light
     import numpy as np
@@ -413,12 +413,4 @@ def export_builtin(name: str, out_dir: Path) -> Path:
     path = out_dir / f"{asset.name}.glb"
     if path.is_file() and path.read_bytes() == data:
         return path
-    fd, tmp = tempfile.mkstemp(prefix=f".{asset.name}.", suffix=".glb.tmp", dir=out_dir)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, lambda tmp: tmp.write_bytes(data), suffix=".glb.tmp")

@@ -8,9 +8,10 @@ in the same folder, are fsynced, then renamed over the target.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from common.atomic import write_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,16 +33,13 @@ def write_parquet_atomic(df: "pd.DataFrame", path: Path, schema: "pa.Schema", ki
     table = table.replace_schema_metadata(metadata)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+
+    def write(tmp: Path) -> None:
         pq.write_table(table, tmp)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    write_atomic(path, write)
 
 
 def read_parquet_checked(path: Path, kind: str, version: int) -> tuple["pd.DataFrame", dict[str, str]]:

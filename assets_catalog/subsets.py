@@ -9,11 +9,11 @@ and ``#`` comments are skipped. A hexadecimal entry that is neither 16 (local fi
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from common.atomic import write_text_atomic
 
 SUBSET_SCHEMA_VERSION = 1
 _HEX = re.compile(r"[0-9a-fA-F]+")
@@ -93,14 +93,7 @@ def import_subset(name: str, list_file: Path, catalog_uids: set[str] | None, cat
                     missing=missing)
     path = subset_path(catalog_dir, name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(asdict(subset), handle, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, json.dumps(asdict(subset), indent=1))
     return subset
 
 
