@@ -49,6 +49,9 @@ def app(tmp_path_factory):
     """The app as its users start it (``posetraj app``) with a tiny random SVD + ControlNet."""
     root = tmp_path_factory.mktemp("app")
     assert main(["init-tiny", str(root / "svd"), "--controlnet", str(root / "cn"), "--num-frames", "8"]) == 0
+    catalog = ["--catalog-dir", str(root / "catalog")]  # the built-in models as a catalog's train split
+    assert main(["catalog", "build", *catalog, "--no-objaverse", "--workers", "1", "--no-progress"]) == 0
+    assert main(["catalog", "split", *catalog]) == 0
     port = _free_port()
     env = {**os.environ, "GRADIO_TEMP_DIR": str(root / "gradio"), "GRADIO_ANALYTICS_ENABLED": "False",
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -56,7 +59,8 @@ def app(tmp_path_factory):
     log = open(root / "app.log", "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "posetraj", "app", "--port", str(port), "--svd", str(root / "svd"), "--controlnet",
-         str(root / "cn"), "--out", str(root / "out")], stdout=log, stderr=subprocess.STDOUT, env=env)
+         str(root / "cn"), "--out", str(root / "out"), "--catalog", str(root / "catalog"), "--catalog-split", "train"],
+        stdout=log, stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + 180
     while "Running on local URL" not in (root / "app.log").read_text():
         assert process.poll() is None, (root / "app.log").read_text()
@@ -229,9 +233,14 @@ def test_render_mode_renders_the_object_along_the_drawn_path(page, app, tmp_path
 
     page.click("#clear")
     page.wait_for_function("() => document.querySelector('#points textarea').value.startsWith('no trajectory')")
-    _click(page, [(4, 100), (60, 100)])  # the boat would overhang the left edge
+    _click(page, [(4, 100), (60, 100)])  # the car would overhang the left edge
+    catalog_car = str(app["root"] / "catalog" / "builtin" / "car.glb")
+    page.click("#asset input")
+    page.get_by_role("option", name=catalog_car, exact=True).click()  # a catalog asset, offered by --catalog
     error = _press(page, "render", "Error")
     assert "render failed: out_of_frame:" in error and "left edge" in error
+    failure = json.loads(next((app["root"] / "out" / "clips" / "failures").glob("car_spline_*.json")).read_text())
+    assert failure["asset"] == catalog_car
 
 
 def test_upload_and_trajectory_json_import_and_export(page, tmp_path):

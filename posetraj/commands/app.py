@@ -34,7 +34,7 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--examples", type=Path, nargs="*", default=[], metavar="DIR",
                         help="folders of rendered clips whose first frames join the example images")
     parser.add_argument("--catalog", type=Path, help="asset catalog folder: its --catalog-split assets can be rendered")
-    parser.add_argument("--catalog-split", default="benchmark", help="catalog split offered in render mode")
+    parser.add_argument("--catalog-split", default="train", help="catalog split offered in render mode")
     parser.add_argument("--render-timeout", type=float, default=900.0, metavar="SECONDS",
                         help="wall-clock limit of one render")
 
