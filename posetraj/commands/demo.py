@@ -1,8 +1,9 @@
 """``posetraj demo``: the main job on built-in assets, end to end, with a closing summary.
 
 Renders a small dataset of clips with the Blender renderer, builds a tiny posetraj-synth benchmark
-suite from it, scores the three baselines (oracle, static, translate) with the default tracker and
-writes the leaderboard page. Re-running reuses what is already there.
+suite from it, scores the three baselines (oracle, static, translate) with the default tracker, trains
+the tiny PoseTraj model a few steps on clips of the train built-ins and scores it too
+(``demo_model.py``), and writes the leaderboard page. Re-running reuses what is already there.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ BASELINE_MODELS = ("oracle", "static", "translate")
 
 def run_demo(out_dir: str | Path, *, num_samples: int = 8, width: int = 288, height: int = 192,
              num_frames: int = 48, samples_per_pixel: int = 4, seed: int = 0, tracker: str | None = None,
-             tracker_options: dict | None = None, progress: bool = True, print_summary: bool = True) -> dict:
+             tracker_options: dict | None = None, progress: bool = True, print_summary: bool = True,
+             train_steps: int = 30) -> dict:
     """Render (or reuse) the suite's clips under ``out_dir/renders``, build ``out_dir/suite``, score the
     baselines into ``out_dir/results/<model>`` and write ``out_dir/leaderboard``; returns the summary
     (also written to ``out_dir/demo_summary.json``)."""
@@ -42,7 +44,12 @@ def run_demo(out_dir: str | Path, *, num_samples: int = 8, width: int = 288, hei
                                           cache_dir=out / "cache", tracker=tracker,
                                           tracker_config=dict(tracker_options or {}), progress=progress))
         results[model] = summary
-    board = write_leaderboard([out / "results" / m for m in BASELINE_MODELS], out / "leaderboard",
+    if train_steps > 0:  # the tiny PoseTraj model, trained on clips of the train built-ins
+        from posetraj.commands.demo_model import MODEL_NAME, run_model_part
+
+        results[MODEL_NAME] = run_model_part(out, suite.path, steps=train_steps, seed=seed, tracker=tracker,
+                                             tracker_options=tracker_options, progress=progress)
+    board = write_leaderboard([out / "results" / m for m in results], out / "leaderboard",
                               title="posetraj benchmark demo (built-in assets)")
     headline = ("objmc", "ade", "rotation_error_deg", "heading_error_deg", "rotation_error_abs_deg", "psnr")
     summary = {
@@ -50,7 +57,8 @@ def run_demo(out_dir: str | Path, *, num_samples: int = 8, width: int = 288, hei
         "suite_config": asdict(config),
         "tracker": next(iter(results.values()))["tracker"],
         "renders": str((out / "renders").resolve()),
-        "results": {m: str((out / "results" / m).resolve()) for m in BASELINE_MODELS},
+        "results": {m: str((out / "results" / m).resolve()) for m in results},
+        "training": next((s["training"] for s in results.values() if "training" in s), None),
         "leaderboard_html": str(board["html"].resolve()),
         "leaderboard_markdown": str(board["markdown"].resolve()),
         "metrics": {m: {g: {k: s["metrics"]["groups"][g].get(k) for k in headline}
@@ -66,6 +74,8 @@ def run_demo(out_dir: str | Path, *, num_samples: int = 8, width: int = 288, hei
 
 def format_summary(summary: dict) -> str:
     """The closing summary: what was made and where it is."""
+    from posetraj.commands.demo_model import model_note
+
     lines = [
         "",
         f"Benchmark suite {summary['suite']['suite_version']}: {summary['suite']['num_samples']} samples "
@@ -83,6 +93,7 @@ def format_summary(summary: dict) -> str:
         lines.append(f"  {model:<14} {f(o.get('objmc'))}  {f(o.get('ade'))}   {f(r.get('rotation_error_deg'))}"
                      f"                 {f(r.get('rotation_error_abs_deg'))}        {summary['failed_samples'][model]}")
     lines += [
+        *([model_note(summary["training"])] if summary.get("training") else []),
         f"  per-sample results: {', '.join(summary['results'].values())} (samples.parquet, summary.json)",
         f"Leaderboard page: {summary['leaderboard_html']}",
         f"  Markdown table: {summary['leaderboard_markdown']}",
@@ -104,6 +115,8 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the suite's trajectories and scenes")
     parser.add_argument("--tracker", help="tracker name (default: cotracker3-offline when a checkpoint is "
                         "configured with POSETRAJ_COTRACKER3_CHECKPOINT, else lk)")
+    parser.add_argument("--train-steps", type=int, default=30,
+                        help="steps of the tiny PoseTraj model's training (0: skip the model)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -112,6 +125,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
     summary = run_demo(
         args.out, num_samples=args.clips, width=args.width, height=args.height, num_frames=args.frames,
-        samples_per_pixel=args.samples, seed=args.seed, tracker=args.tracker,
+        samples_per_pixel=args.samples, seed=args.seed, tracker=args.tracker, train_steps=args.train_steps,
     )
     return 1 if any(summary["failed_samples"].values()) else 0

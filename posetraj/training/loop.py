@@ -199,7 +199,9 @@ def train(config: TrainConfig, *, progress: bool = True, frozen: FrozenModels | 
     if t.num_threads:
         torch.set_num_threads(t.num_threads)
     try:
-        accelerator = Accelerator(mixed_precision=t.mixed_precision)
+        # on a machine without CUDA, cpu=True is what makes accelerate join a torchrun / accelerate launch
+        # group (gloo); otherwise each process would train alone
+        accelerator = Accelerator(mixed_precision=t.mixed_precision, cpu=not torch.cuda.is_available())
     except ValueError as exc:
         raise TrainingError(f"train.mixed_precision={t.mixed_precision}: {exc}") from None
     main = accelerator.is_main_process
