@@ -25,6 +25,15 @@ would re-seed at almost every frame and inflate the tracking time.
     .venv/bin/python bench/harness_throughput.py [--samples 50] [--width 192 --height 128 --frames 24]
                                                  [--model oracle] [--tracker lk] [--objmc-grid N]
                                                  [--workers 1 2] [--json]
+
+``--compare-tree DIR --rounds N`` measures this tree against another checkout side by side: each
+round runs the same command (in a fresh process, cold cache) with DIR's own copy of this script and
+code, then with this tree's, and the seconds per sample of both and their ratio are reported per round
+(wall and the child process's CPU time, which a shared machine disturbs less).
+
+    git worktree add /tmp/before HEAD   # or: mkdir /tmp/before && git archive HEAD | tar -x -C /tmp/before
+    .venv/bin/python bench/harness_throughput.py --width 288 --height 192 --frames 32 --samples 20 \
+        --compare-tree /tmp/before --rounds 3
 """
 
 from __future__ import annotations
@@ -56,7 +65,12 @@ def main() -> int:
     parser.add_argument("--objmc-grid", type=int, default=0, metavar="N",
                         help="track the published protocol's N x N grid (bench run --objmc-grid); 0: direct queries")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--compare-tree", type=Path, metavar="DIR",
+                        help="another checkout to measure side by side with this one (see above)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternations with --compare-tree")
     args = parser.parse_args()
+    if args.compare_tree is not None:
+        return compare(args)
 
     import cv2
 
@@ -110,6 +124,48 @@ def main() -> int:
                   f"tracking {r['track_s']:.1f} s" + (f", outside tracking {100 * share:.1f}%" if share is not None
                                                       else " (summed over processes)") + " ("
                   + ", ".join(f"{k[:-2]} {v:.1f} s" for k, v in r["breakdown_s"].items()) + ")")
+    return 0
+
+
+def _child_run(tree: Path, argv: list[str]) -> tuple[dict, float]:
+    """One cold-cache measurement in a new process with ``tree``'s script and code: (its JSON, CPU seconds)."""
+    import resource
+    import subprocess
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    env = dict(os.environ, PYTHONPATH=str(tree), OMP_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, str(tree / "bench" / "harness_throughput.py"), *argv, "--json"],
+                         cwd=tree, env=env, capture_output=True, text=True, check=True).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return json.loads(out[out.index("{"):]), cpu
+
+
+def compare(args: argparse.Namespace) -> int:
+    """Alternate cold-cache runs of another tree and this one; report seconds per sample and ratios."""
+    argv = ["--samples", str(args.samples), "--width", str(args.width), "--height", str(args.height),
+            "--frames", str(args.frames), "--model", args.model, "--tracker", args.tracker]
+    here = Path(__file__).resolve().parent.parent
+    rows = []
+    for round_ in range(args.rounds):
+        measured = {}
+        for name, tree in (("other", args.compare_tree.resolve()), ("this", here)):
+            result, cpu = _child_run(tree, argv)
+            cold = next(r for label, r in result["runs"].items() if "cold" in label)
+            # the child's CPU time covers building the suite and the warm run too; wall is the cold run only
+            measured[name] = {"wall_per_sample_s": cold["wall_s"] / args.samples, "process_cpu_s": cpu}
+        rows.append(measured)
+        ratio = measured["this"]["wall_per_sample_s"] / measured["other"]["wall_per_sample_s"]
+        cpu_ratio = measured["this"]["process_cpu_s"] / measured["other"]["process_cpu_s"]
+        print(f"round {round_ + 1}: other {measured['other']['wall_per_sample_s']:.3f} s/sample, this "
+              f"{measured['this']['wall_per_sample_s']:.3f} s/sample (cold run wall): {ratio:.2f}x; "
+              f"whole child process CPU {measured['other']['process_cpu_s']:.1f} s vs "
+              f"{measured['this']['process_cpu_s']:.1f} s: {cpu_ratio:.2f}x", flush=True)
+    ratios = sorted(r["this"]["wall_per_sample_s"] / r["other"]["wall_per_sample_s"] for r in rows)
+    print(f"median wall ratio {ratios[len(ratios) // 2]:.2f}x over {len(rows)} rounds "
+          f"({args.samples} samples {args.width}x{args.height}x{args.frames}, model {args.model}, tracker {args.tracker})")
+    if args.json:
+        print(json.dumps({"rounds": rows}, indent=2))
     return 0
 
 

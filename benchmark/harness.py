@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from benchmark.scoring import Scorer, lpips_model, make_tracker
 from benchmark.suite import SuiteError, load_suite
 from common.atomic import write_atomic, write_json_atomic
 
-RESULTS_SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION = 2  # 2: pose metrics against the 3D ground truth, with n / ci95 per group
 SAMPLES_FILE = "samples.parquet"
 SUMMARY_FILE = "summary.json"
 
@@ -38,9 +39,35 @@ class RunConfig:
     fvd_weights: Path | None = None  # i3d_torchscript.pt
     pose: PoseTrackingConfig = field(default_factory=PoseTrackingConfig)
     regenerate: bool = False  # ignore cached videos of this model (they are replaced)
-    objmc_grid: int = 0  # > 0: the published grid protocol (e.g. 100); 0: query the trajectories directly
+    objmc_grid: int = 0  # > 0: an N x N grid, each trajectory taking the grid track nearest its start
+    objmc_protocol: str = "direct"  # or "draganything": DragAnything's published grid protocol (docs/benchmark.md)
     progress: bool = True
     workers: int = 1  # > 1: generate in this process, then track and score samples in that many processes
+
+
+def objmc_queries(config: RunConfig) -> str:
+    """How the ObjMC trajectories were obtained, as recorded in summaries and on the leaderboard."""
+    if config.objmc_protocol == "draganything":
+        return "draganything (grid 100x100, per video nearest to entity centres)"
+    return f"grid {config.objmc_grid}x{config.objmc_grid}" if config.objmc_grid else "direct"
+
+
+def code_version() -> str:
+    """The posetraj version, plus the git commit of the source tree when it is a checkout ("+dirty" when
+    it has uncommitted changes)."""
+    import subprocess
+
+    from posetraj import __version__
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+    return f"{__version__}+git.{commit}{'.dirty' if dirty else ''}"
 
 
 def write_parquet_atomic(path: Path, rows: list[dict]) -> None:
@@ -72,7 +99,7 @@ def run_benchmark(config: RunConfig, *, model: Model | None = None, tracker=None
 
             raise MissingWeightsError(f"{what} weights not found at {path} (never downloaded; see docs/benchmark.md)")
     scorer = Scorer(suite, model, tracker, ArrayCache(cache_dir), lpips_model(config), config.pose, config.regenerate,
-                    config.objmc_grid)
+                    config.objmc_grid, config.objmc_protocol)
     rows, generated, references = [], [], []
     want_sets = bool(config.fid_weights or config.fvd_weights)
     if config.workers > 1:
@@ -91,8 +118,10 @@ def run_benchmark(config: RunConfig, *, model: Model | None = None, tracker=None
                 references.append(reference)
     summary = {
         "schema_version": RESULTS_SCHEMA_VERSION,
+        "run_date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "code_version": code_version(),
         "suite": suite.describe(),
-        "objmc_queries": f"grid {config.objmc_grid}x{config.objmc_grid}" if config.objmc_grid else "direct",
+        "objmc_queries": objmc_queries(config),
         "model": {"name": model.name, "identity": model.identity},
         "tracker": scorer.tracker_info,
         "num_samples": len(rows),

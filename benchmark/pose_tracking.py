@@ -1,100 +1,236 @@
-"""Recover the object's pose in a generated video by tracking its known surface points.
+"""Recover the object's pose in every frame of a video, for the pose-alignment metric.
 
-Tracks of surface points do not survive large rotations (the points turn away), so tracking is
-re-seeded: at the start of a segment, the ground-truth surface points visible there are projected with
-the pose estimated *from the generated video so far* (frame 0: the given image's true pose) and tracked
-forward; PnP with RANSAC on their known object-frame coordinates gives the pose at every frame. A point
-is used at frame t only while it has *survived* since the segment start: ground-truth visible and
-trusted by the tracker at every frame in between (a point that was hidden or lost once is following
-something else when it comes back). A new segment starts at the first frame where fewer than
-``min_surviving`` of the seeded points survive, or after ``segment_frames`` frames when that is set.
-A video that does not rotate the object keeps returning unrotated poses; one that follows the ground
-truth returns its poses. Only ground-truth *visibility* is used to pick points, never their positions
-after frame 0.
+What is used is what the suite knows before generation (:class:`PoseInputs`): the intrinsics, the
+object's frame-0 pose, its frame-0 mask and its mesh. Nothing of the ground truth of later frames is
+used, and every video (the ground-truth video included) goes through the same code.
+
+Frame by frame, the mesh is fitted to the frame (:mod:`benchmark.pose_fit`), starting from several
+hypotheses: the constant-velocity prediction, the previous pose, the prediction turned about the
+object's own up axis by ``hypothesis_angles_deg``, and the pose PnP gives on the point tracker's tracks.
+Each is refined on the blurred frame and scored by its appearance cost plus the region term; the best is
+refined on the sharp frame. The point tracker (LK by default, CoTracker3 when configured) follows
+points seeded on the object: they are the visible samples of the posed mesh that the frame confirms
+(the pixel looks like the object, not like the background, and shows the colour the point had), so a
+wrong pose cannot seed points on the floor. Their tracks enter the fit as a robust reprojection term
+and as a PnP hypothesis; they are re-seeded when fewer than ``min_surviving`` of them are still trusted
+by the tracker and visible on the fitted mesh.
+
+A frame's pose counts as failed when the fitted silhouette's pixels do not look like the object (mean
+log-likelihood ratio below ``min_support``) or too few coloured surface points are visible.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchmark.metrics.pose import MIN_PNP_POINTS, PoseGroundTruth, pnp_threshold_px, solve_pose
+from benchmark.metrics.pose import MIN_PNP_POINTS, geodesic_deg, pnp_threshold_px, solve_pose
+from benchmark.object_model import ObjectModel
+from benchmark.pose_fit import Background, FrameEvidence, ModelFitter, PoseFitConfig, object_colours, rodrigues
+
+POSE_TRACKING_VERSION = 2  # bumped whenever the recovered poses change (cache keys)
+SEED_MIN_LIKELIHOOD = 1.0  # object/background log-likelihood ratio a seeded point's pixel must reach
+SEED_COLOUR_TOLERANCE = 1.5  # times the photometric Huber threshold: largest colour change of a seeded point
 
 
 @dataclass(frozen=True)
 class PoseTrackingConfig:
-    segment_frames: int = 0  # longest tracking segment in frames; 0 = no limit (re-seed on survival only)
-    max_points: int = 64  # points seeded per segment
+    fit: PoseFitConfig = field(default_factory=PoseFitConfig)
+    hypothesis_angles_deg: tuple[float, ...] = (-40.0, -20.0, 20.0, 40.0)
+    region_weight: float = 0.05  # weight of the region term when hypotheses are compared
+    track_points: int = 64  # points seeded for the point tracker
     min_surviving: float = 0.3  # re-seed once fewer than this share of the seeded points survive
+    min_support: float = -1.0  # mean object/background log-likelihood over the fitted silhouette
+    min_visible_points: int = 12
+    max_object_pixels: int = 1600  # frames are shrunk so that the frame-0 object covers at most this many pixels
+    always_search: bool = False  # False: the other hypotheses only when the prediction is not confirmed:
+    search_speed_deg: float = 8.0  # ... the object turns faster than this per frame,
+    search_support_drop: float = 0.3  # ... or the fitted silhouette's mean log-likelihood fell by more than this,
+    search_moved_deg: float = 2.0  # ... or the fit moved the prediction by more than this
 
 
-def _project(K: np.ndarray, rot: np.ndarray, trans: np.ndarray, points: np.ndarray) -> np.ndarray:
-    cam = points @ rot.T + trans
-    pix = cam @ K.T
-    return pix[:, :2] / pix[:, 2:3]
+@dataclass(frozen=True)
+class PoseInputs:
+    """What the metric may know about a sample before generation."""
+
+    K: np.ndarray  # (3, 3)
+    pose0: np.ndarray  # (4, 4) object-to-camera at frame 0
+    mask0: np.ndarray  # (H, W) bool, the object at frame 0
+    model: ObjectModel
 
 
-def _seed(gt: PoseGroundTruth, frame: int, rot: np.ndarray, trans: np.ndarray, width: int, height: int,
-          max_points: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the points ground-truth visible at ``frame`` and their projections with (rot, trans),
-    those inside the image, at most ``max_points`` spread evenly over the point list."""
-    candidates = np.flatnonzero(gt.points_visible[frame])
-    if len(candidates) == 0:
-        return candidates, np.zeros((0, 2))
-    seeds = _project(gt.K, rot, trans, gt.points_xyz[candidates])
-    inside = ((seeds[:, 0] >= -0.5) & (seeds[:, 0] <= width - 0.5) & (seeds[:, 1] >= -0.5)
-              & (seeds[:, 1] <= height - 0.5))
-    candidates, seeds = candidates[inside], seeds[inside]
-    if len(candidates) > max_points:
-        keep = np.linspace(0, len(candidates) - 1, max_points).astype(int)
-        candidates, seeds = candidates[keep], seeds[keep]
-    return candidates, seeds
+@dataclass
+class _Segment:
+    """Points seeded at frame ``start`` and their tracks through the rest of the video."""
+
+    start: int
+    points: np.ndarray  # (N, 3) object frame
+    tracks: np.ndarray  # (T - start, N, 2)
+    alive: np.ndarray  # (N,) trusted and visible so far
+
+    def observed(self, frame: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.points[self.alive], self.tracks[frame - self.start][self.alive]
 
 
-def track_poses(tracker, frames: np.ndarray, gt: PoseGroundTruth, config: PoseTrackingConfig
+def seed_points(fitter: ModelFitter, evidence: FrameEvidence, rotation: np.ndarray, translation: np.ndarray,
+                count: int, check_colour: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Surface points to track from this frame: visible on the posed mesh, facing the camera, and
+    confirmed by the frame itself (object-like pixel, and the point's remembered colour where it has
+    one). Returns (object points (N, 3), pixels (N, 2)), at most ``count``, spread over the surface."""
+    view = fitter.view(rotation, translation)
+    uv, _ = fitter.project(rotation, translation, fitter.points)
+    from benchmark.pose_fit import _sample
+
+    keep = view.visible & (view.facing > 0.3)
+    keep &= _sample(evidence.llr, uv) >= SEED_MIN_LIKELIHOOD
+    app = fitter.appearance
+    if check_colour:
+        # a point must show the colour it had (where it has one); one never seen must be unlike the background
+        known = keep & app.recent_ok
+        seen = _sample(evidence.levels[-1][0], uv[known])
+        agree = np.abs(seen - app.recent[-1, known]).max(axis=1) <= SEED_COLOUR_TOLERANCE * fitter.cfg.photometric_huber
+        keep[np.flatnonzero(known)[~agree]] = False
+    index = np.flatnonzero(keep)
+    if len(index) > count:
+        index = index[np.linspace(0, len(index) - 1, count).astype(int)]
+    return fitter.points[index], uv[index]
+
+
+def _track_segment(tracker, frames: np.ndarray, start: int, points: np.ndarray, pixels: np.ndarray) -> _Segment | None:
+    if len(points) < MIN_PNP_POINTS or start >= len(frames) - 1:
+        return None
+    queries = np.c_[np.zeros(len(pixels)), pixels].astype(np.float32)
+    result = tracker.track(frames[start:], queries)
+    return _Segment(start, points, np.asarray(result.tracks, np.float64), np.ones(len(points), bool)), \
+        np.asarray(result.visibility, bool)
+
+
+def track_poses(tracker, frames: np.ndarray, inputs: PoseInputs, config: PoseTrackingConfig | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(R, t, ok) object-to-camera per frame, estimated from ``frames`` (see the module docstring).
-
-    ``gt.points_xyz`` / ``gt.points_visible`` are all surface points of the clip and their
-    ground-truth visibility. Frames whose pose cannot be solved keep the previous estimate (for
-    seeding) and are flagged ``ok = False``.
-    """
-    if config.segment_frames == 1 or config.segment_frames < 0:
-        raise ValueError("segment_frames must be 0 (no limit) or at least 2")
-    if not 0.0 <= config.min_surviving < 1.0 or config.max_points < MIN_PNP_POINTS:
-        raise ValueError(f"min_surviving must be in [0, 1) and max_points at least {MIN_PNP_POINTS}: {config}")
+    """(R, t, ok) object-to-camera per frame recovered from ``frames`` (see the module docstring).
+    Frame 0 is the given pose."""
+    config = config or PoseTrackingConfig()
+    cfg = config.fit
+    frames = np.asarray(frames)
     T, height, width = frames.shape[:3]
-    longest = config.segment_frames or T
-    threshold = pnp_threshold_px(width, height)
-    o2c0 = gt.object_to_camera()[0]
+    if inputs.mask0.shape != (height, width) or not inputs.mask0.any():
+        raise ValueError(f"the frame-0 object mask must be a non-empty {height}x{width} array, got "
+                         f"{inputs.mask0.shape} with {int(inputs.mask0.sum())} object pixels")
+    frames, K, mask0 = working_resolution(frames, inputs.K, inputs.mask0, config.max_object_pixels)
+    T, height, width = frames.shape[:3]
+    fitter = ModelFitter(inputs.model, K, width, height, cfg)
+    background = Background(frames, mask0)
+    colours = object_colours(frames[0], mask0, cfg.colour_clusters)
     rot = np.tile(np.eye(3), (T, 1, 1))
     trans = np.zeros((T, 3))
     ok = np.zeros(T, dtype=bool)
-    rot[0], trans[0], ok[0] = o2c0[:3, :3], o2c0[:3, 3], True
-    start = 0
-    while start < T - 1:
-        end = min(start + longest - 1, T - 1)
-        candidates, seeds = _seed(gt, start, rot[start], trans[start], width, height, config.max_points)
-        surviving = np.zeros((end - start + 1, len(candidates)), dtype=bool)
-        if len(candidates) >= MIN_PNP_POINTS:
-            result = tracker.track(frames[start:end + 1], np.c_[np.zeros(len(seeds)), seeds].astype(np.float32))
-            tracks = np.asarray(result.tracks)
-            trusted = np.asarray(result.visibility, bool) & gt.points_visible[start:end + 1][:, candidates]
-            surviving = np.logical_and.accumulate(trusted, axis=0)
-        next_start = end
-        for t in range(start + 1, end + 1):
-            alive = surviving[t - start]
-            pose = None
-            if alive.sum() >= MIN_PNP_POINTS:
-                pose = solve_pose(gt.points_xyz[candidates][alive], tracks[t - start][alive], gt.K, threshold,
-                                  guess=(rot[t - 1], trans[t - 1]))
-            if pose is None:
-                rot[t], trans[t] = rot[t - 1], trans[t - 1]
-            else:
-                rot[t], trans[t], ok[t] = pose[0], pose[1], True
-            if t < end and alive.sum() < config.min_surviving * len(candidates):
-                next_start = t  # too few points left: re-seed from this frame's estimate
-                break
-        start = next_start
+    rot[0], trans[0], ok[0] = inputs.pose0[:3, :3], inputs.pose0[:3, 3], True
+    roi = fitter.region_of_interest([(rot[0], trans[0])], margin=3 * cfg.line_half_length)
+    evidence = FrameEvidence(frames[0], background, colours, cfg, roi)
+    fitter.add_keyframe(evidence, rot[0], trans[0], anchor=True)
+    segment, trusted = _reseed(tracker, frames, fitter, evidence, 0, rot[0], trans[0], config)
+    threshold = pnp_threshold_px(width, height)
+    # silhouette support of the fitted frames, from frame 0 with its given pose on
+    history: list[float] = [fitter.region_support(evidence, rot[0], trans[0])[0]]
+    for k in range(1, T):
+        fitter.new_frame()
+        r_prev, t_prev = rot[k - 1], trans[k - 1]
+        if k > 1:
+            r_pred, t_pred = r_prev @ rot[k - 2].T @ r_prev, 2 * t_prev - trans[k - 2]
+        else:
+            r_pred, t_pred = r_prev, t_prev
+        roi = fitter.region_of_interest([(r_prev, t_prev), (r_pred, t_pred)], margin=3 * cfg.line_half_length)
+        evidence = FrameEvidence(frames[k], background, colours, cfg, roi)
+        observed = None
+        if segment is not None:
+            segment.alive &= trusted[k - segment.start]
+            observed = segment.observed(k)
+        r_k, t_k = _best_hypothesis(fitter, evidence, config, (r_pred, t_pred), (r_prev, t_prev), observed, K,
+                                    threshold, history[-1] if history else None)
+        rot[k], trans[k] = r_k, t_k
+        support, _ = fitter.region_support(evidence, r_k, t_k)
+        ok[k] = support >= config.min_support and fitter.visible_coloured(r_k, t_k) >= config.min_visible_points
+        if ok[k]:
+            history.append(support)
+        if segment is not None:
+            segment.alive &= _visible_on_mesh(fitter, segment.points, r_k, t_k)
+        if ok[k] and fitter.needs_keyframe(r_k):
+            fitter.add_keyframe(evidence, r_k, t_k)
+        if ok[k] and (segment is None or segment.alive.sum() < config.min_surviving * len(segment.alive)):
+            segment, trusted = _reseed(tracker, frames, fitter, evidence, k, r_k, t_k, config)
     return rot, trans, ok
+
+
+def _best_hypothesis(fitter: ModelFitter, evidence: FrameEvidence, config: PoseTrackingConfig, predicted, previous,
+                     observed, K: np.ndarray, threshold: float, last_support: float | None):
+    """(R, t) fitted to the frame: the fitted prediction when it is confirmed (a slow turn, a silhouette
+    as object-like as the last frame's, and little moved by the fit), else the best fitted hypothesis
+    (module docstring) by appearance cost plus the weighted region term."""
+    def fit(pose):
+        return fitter.refine(evidence, pose[0], pose[1], tracks=observed)
+
+    def score(pose):
+        return (fitter.photometric_cost(evidence, pose[0], pose[1])
+                + config.region_weight * fitter.region_energy(evidence, pose[0], pose[1]))
+
+    best = fit(predicted)
+    speed = float(geodesic_deg(predicted[0], previous[0]))
+    if not config.always_search and last_support is not None and speed <= config.search_speed_deg:
+        support = fitter.region_support(evidence, best[0], best[1])[0]
+        # without a velocity yet (frame 1) the fit moves by the whole first turn: a slow one is accepted
+        moved_limit = config.search_moved_deg if speed > 0 else config.search_speed_deg
+        if support >= last_support - config.search_support_drop and float(geodesic_deg(best[0], predicted[0])) <= moved_limit:
+            return best
+    up = previous[0][:, 2]
+    hypotheses = [previous] + [(rodrigues(up * np.radians(a)) @ predicted[0], predicted[1])
+                               for a in config.hypothesis_angles_deg]
+    if observed is not None and len(observed[0]) >= MIN_PNP_POINTS:
+        pose = solve_pose(observed[0], observed[1], K, threshold, guess=predicted)
+        if pose is not None:
+            hypotheses.append(pose)
+    best_score = score(best)
+    for pose in hypotheses:
+        candidate = fit(pose)
+        candidate_score = score(candidate)
+        if candidate_score < best_score:
+            best, best_score = candidate, candidate_score
+    return best
+
+
+def working_resolution(frames: np.ndarray, K: np.ndarray, mask0: np.ndarray, max_object_pixels: int
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frames, intrinsics and frame-0 mask shrunk so that the frame-0 object covers at most
+    ``max_object_pixels`` pixels (unchanged when it already does, or when the limit is 0). Pixel centres
+    stay at integer coordinates: x' = (x + 0.5) s - 0.5."""
+    import cv2
+
+    area = int(mask0.sum())
+    if not max_object_pixels or area <= max_object_pixels:
+        return frames, np.asarray(K, float), mask0
+    scale = float(np.sqrt(max_object_pixels / area))
+    height, width = frames.shape[1:3]
+    size = (max(8, int(round(width * scale))), max(8, int(round(height * scale))))
+    sx, sy = size[0] / width, size[1] / height
+    small = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
+    K2 = np.asarray(K, float).copy()
+    K2[0, 0], K2[0, 1], K2[0, 2] = K2[0, 0] * sx, K2[0, 1] * sx, (K2[0, 2] + 0.5) * sx - 0.5
+    K2[1, 1], K2[1, 2] = K2[1, 1] * sy, (K2[1, 2] + 0.5) * sy - 0.5
+    mask = cv2.resize(mask0.astype(np.float32), size, interpolation=cv2.INTER_AREA) >= 0.5
+    return small, K2, mask
+
+
+def _visible_on_mesh(fitter: ModelFitter, points: np.ndarray, rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
+    """Which object points the posed mesh shows (depth test against its raster)."""
+    view = fitter.view(rotation, translation)
+    uv, cam = fitter.project(rotation, translation, points)
+    cols, rows = np.rint(uv[:, 0]).astype(int), np.rint(uv[:, 1]).astype(int)
+    inside = (cols >= 0) & (cols < fitter.width) & (rows >= 0) & (rows < fitter.height)
+    seen = view.raster.depth[np.clip(rows, 0, fitter.height - 1), np.clip(cols, 0, fitter.width - 1)]
+    return inside & (seen > 0) & (np.abs(seen - cam[:, 2]) <= 0.01 + 0.01 * cam[:, 2])
+
+
+def _reseed(tracker, frames, fitter, evidence, frame, rotation, translation, config):
+    points, pixels = seed_points(fitter, evidence, rotation, translation, config.track_points)
+    found = _track_segment(tracker, frames, frame, points, pixels)
+    return (None, None) if found is None else found

@@ -22,6 +22,8 @@ from common.clip_format import ClipFormatError
 from common.trajectories import TrajectoryFormatError
 from common.video import VideoDecodeError
 
+OBJMC_PROTOCOLS = ("direct", "draganything")
+
 
 @dataclass
 class Timing:
@@ -55,8 +57,12 @@ class Scorer:
 
     def __init__(self, suite: Suite, model: Model, tracker, cache: ArrayCache, lpips_model=None,
                  pose_config: PoseTrackingConfig | None = None, regenerate: bool = False,
-                 objmc_grid: int = 0) -> None:
-        self.regenerate, self.objmc_grid = regenerate, objmc_grid
+                 objmc_grid: int = 0, objmc_protocol: str = "direct") -> None:
+        if objmc_protocol not in OBJMC_PROTOCOLS:
+            raise ValueError(f"unknown ObjMC protocol {objmc_protocol!r}; choose one of {', '.join(OBJMC_PROTOCOLS)}")
+        if objmc_protocol == "draganything" and objmc_grid:
+            raise ValueError("the draganything ObjMC protocol tracks its own 100 x 100 grid: leave --objmc-grid unset")
+        self.regenerate, self.objmc_grid, self.objmc_protocol = regenerate, objmc_grid, objmc_protocol
         self.timing = Timing()
         self.suite, self.model, self.cache = suite, model, cache
         self.tracker = _TimedTracker(tracker, self.timing)
@@ -114,8 +120,7 @@ class Scorer:
         try:
             frames, resized, video_key = self.video(sample)
         except (GenerationError, InvalidVideoError) as exc:
-            row.update(status="error", error=str(exc))
-            return row, None, None
+            return sample_row(sample, str(exc)), None, None
         row["resized_from"] = json.dumps(resized) if resized else None
         # each video is hashed once per sample; the hashes key the track, pose and image-metric caches
         row["video_sha256"] = video_sha = array_sha256(frames)
@@ -146,28 +151,16 @@ class Scorer:
         otherwise it is the conditioning trajectory. ``conditioning_objmc`` always compares with the
         conditioning trajectory itself. ``video`` and ``reference_video`` are (frames, sha256) pairs.
         """
-        from benchmark.metrics.pose import PoseGroundTruth, pose_metrics_from_estimates
-        from benchmark.metrics.trajectory import field_grid, nearest_grid_tracks, trajectory_metrics
+        from benchmark.metrics.trajectory import trajectory_metrics
 
         (frames, frames_sha), (reference, reference_sha) = video, reference_video
         cond = sample.trajectories.points[:, : sample.num_frames]  # (N, T, 2)
-        if self.objmc_grid:
-            grid = field_grid(sample.width, sample.height, self.objmc_grid)
-            index = nearest_grid_tracks(grid, cond[:, 0])
-            if self.tracker.independent_queries:
-                # the other grid tracks cannot change the kept ones: track only those
-                kept, index = np.unique(index, return_inverse=True)
-                grid = grid[kept]
-            queries = np.c_[np.zeros(len(grid)), grid].astype(np.float32)
-        else:
-            queries = np.c_[np.zeros(len(cond)), cond[:, 0]].astype(np.float32)
-            index = np.arange(len(cond))
+        queries, select = self.trajectory_queries(sample, cond)
         tracks, _, key = self.tracks(frames, frames_sha, queries)
         row["tracks_key"] = key
-        pred = tracks[:, index].transpose(1, 0, 2)
+        pred = select(tracks)
         if reference is not None:
-            ref_tracks, _, _ = self.tracks(reference, reference_sha, queries)
-            target = ref_tracks[:, index].transpose(1, 0, 2)
+            target = select(self.tracks(reference, reference_sha, queries)[0])
             row["reference_trajectory"] = "tracked_ground_truth_video"
         else:
             target = cond
@@ -179,15 +172,62 @@ class Scorer:
         row["tracked_trajectories"] = json.dumps(
             {i: np.round(p, 2).tolist() for i, p in zip(sample.trajectories.ids, pred)})
         if sample.clip() is not None:
-            ann = sample.ground_truth("K", "cam_w2c", "obj_to_world", "bbox_extents", "bbox_corners_2d",
-                                      "tracks_xyz", "tracks_visible")
-            gt = PoseGroundTruth(
-                K=ann["K"], cam_w2c=ann["cam_w2c"], obj_to_world=ann["obj_to_world"],
-                bbox_extents=ann["bbox_extents"], bbox_corners_2d=ann["bbox_corners_2d"],
-                points_xyz=ann["tracks_xyz"].astype(np.float64), points_visible=ann["tracks_visible"])
-            rot, trans, ok = self.poses(sample, frames, frames_sha, gt)
-            ref = self.poses(sample, reference, reference_sha, gt) if reference is not None else None
-            row.update(pose_metrics_from_estimates(rot, trans, ok, gt, sample.width, sample.height, ref))
+            row.update(self.pose_metrics(sample, frames, frames_sha))
+
+    def trajectory_queries(self, sample: Sample, cond: np.ndarray):
+        """Frame-0 queries to track and a function taking their tracks (T, Q, 2) to one (N, T, 2) trajectory
+        per conditioning trajectory, for the run's ObjMC protocol (docs/benchmark.md):
+
+        * ``direct``: the conditioning trajectories' start points themselves;
+        * ``--objmc-grid N``: an N x N grid as CoTracker lays it out, each trajectory taking the grid point
+          nearest to its start (the same grid track in every video);
+        * ``draganything``: DragAnything's protocol: a 100 x 100 grid, and in *each video* the grid track
+          whose tracked frame-0 position is nearest to the entity's centre (the deepest interior point of
+          its frame-0 mask where the suite has masks, else the conditioning start).
+        """
+        from benchmark.metrics.trajectory import (DRAGANYTHING_GRID, entity_centres, field_grid,
+                                                  nearest_grid_tracks)
+
+        if self.objmc_protocol == "draganything":
+            grid = field_grid(sample.width, sample.height, DRAGANYTHING_GRID)
+            mask0 = sample.ground_truth("mask")["mask"][0] if sample.clip() is not None else None
+            centres = entity_centres(mask0, sample.trajectories.ids, cond[:, 0])
+            if self.tracker.independent_queries:
+                # a tracker that follows each point on its own returns every query at its own frame-0
+                # position, so only grid points near a centre can be chosen: track just those
+                near = np.argsort(((grid[None] - centres[:, None]) ** 2).sum(-1), axis=1)[:, :4]
+                grid = grid[np.unique(near)]
+            queries = np.c_[np.zeros(len(grid)), grid].astype(np.float32)
+            return queries, lambda tracks: tracks[:, nearest_grid_tracks(tracks[0], centres)].transpose(1, 0, 2)
+        if self.objmc_grid:
+            grid = field_grid(sample.width, sample.height, self.objmc_grid)
+            index = nearest_grid_tracks(grid, cond[:, 0])
+            if self.tracker.independent_queries:
+                # the other grid tracks cannot change the kept ones: track only those
+                kept, index = np.unique(index, return_inverse=True)
+                grid = grid[kept]
+            queries = np.c_[np.zeros(len(grid)), grid].astype(np.float32)
+        else:
+            queries = np.c_[np.zeros(len(cond)), cond[:, 0]].astype(np.float32)
+            index = np.arange(len(cond))
+        return queries, lambda tracks: tracks[:, index].transpose(1, 0, 2)
+
+    def pose_metrics(self, sample: Sample, frames: np.ndarray, frames_sha: str) -> dict:
+        """Pose-alignment metrics of ``frames`` against the sample's 3D ground truth. The poses are
+        recovered from what the suite knows before generation (frame-0 pose and mask, intrinsics, the
+        object's mesh); the ground truth of later frames is only used to score them."""
+        from benchmark.metrics.pose import PoseGroundTruth, pose_metrics_from_estimates
+        from benchmark.pose_tracking import PoseInputs
+
+        ann = sample.ground_truth("K", "cam_w2c", "obj_to_world", "bbox_extents", "bbox_corners_2d",
+                                  "tracks_visible", "mask")
+        inputs = PoseInputs(K=ann["K"], pose0=ann["cam_w2c"][0] @ ann["obj_to_world"][0], mask0=ann["mask"][0] == 1,
+                            model=sample.object_model())
+        rot, trans, ok = self.poses(sample, frames, frames_sha, inputs)
+        gt = PoseGroundTruth(K=ann["K"], cam_w2c=ann["cam_w2c"], obj_to_world=ann["obj_to_world"],
+                             bbox_extents=ann["bbox_extents"], bbox_corners_2d=ann["bbox_corners_2d"],
+                             points_visible=ann["tracks_visible"])
+        return pose_metrics_from_estimates(rot, trans, ok, gt, sample.width, sample.height)
 
     def image_metrics(self, frames: np.ndarray, frames_sha: str, reference: np.ndarray, reference_sha: str
                       ) -> dict[str, float]:
@@ -201,27 +241,34 @@ class Scorer:
         self.cache.put("image_metrics", key, **{name: np.float64(value) for name, value in values.items()})
         return values
 
-    def poses(self, sample: Sample, frames: np.ndarray, frames_sha: str, gt
+    def poses(self, sample: Sample, frames: np.ndarray, frames_sha: str, inputs
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-frame object poses recovered from ``frames`` (hash ``frames_sha``), cached."""
-        from benchmark.pose_tracking import track_poses
+        from benchmark.pose_tracking import POSE_TRACKING_VERSION, track_poses
 
-        key = content_key("poses", frames_sha, self.tracker_info, sample.content_hash,
+        key = content_key("poses", POSE_TRACKING_VERSION, frames_sha, self.tracker_info, sample.content_hash,
                           asdict(self.pose_config))
         if (hit := self.cache.get("poses", key)) is not None:
             return hit["rotations"], hit["translations"], hit["ok"]
         tick, tracked = time.perf_counter(), self.timing.track_s
-        rot, trans, ok = track_poses(self.tracker, frames, gt, self.pose_config)
+        rot, trans, ok = track_poses(self.tracker, frames, inputs, self.pose_config)
         self.timing.pose_s += time.perf_counter() - tick - (self.timing.track_s - tracked)
         self.cache.put("poses", key, rotations=rot, translations=trans, ok=ok)
         return rot, trans, ok
 
 
 def sample_row(sample: Sample, error: str | None = None) -> dict:
-    """The identifying columns of a sample's results row; status 'error' when ``error`` is given."""
-    return {"sample_id": sample.id, "family": sample.family, "rotational": sample.rotational,
-            "rotation_angle_deg": sample.record.get("rotation_angle_deg"), "status": "error" if error else "ok",
-            "error": error}
+    """The identifying columns of a sample's results row; status 'error' when ``error`` is given. A failed
+    sample with 3D ground truth counts as failed in every pose frame (180°, fail rate 1), so that a
+    model is never better off failing."""
+    row = {"sample_id": sample.id, "family": sample.family, "rotational": sample.rotational,
+           "rotation_angle_deg": sample.record.get("rotation_angle_deg"), "status": "error" if error else "ok",
+           "error": error}
+    if error and sample.record.get("clip"):
+        from benchmark.metrics.pose import failed_pose_metrics
+
+        row.update(failed_pose_metrics(sample.width, sample.height))
+    return row
 
 
 def lpips_model(config):
@@ -243,4 +290,5 @@ def make_tracker(name: str | None, config: dict):
 def scorer_from_config(config) -> Scorer:
     """A scorer built from a :class:`benchmark.harness.RunConfig` alone (what each worker process does)."""
     return Scorer(load_suite(config.suite), resolve_model(config.model), make_tracker(config.tracker, config.tracker_config),
-                  ArrayCache(Path(config.cache_dir)), lpips_model(config), config.pose, False, config.objmc_grid)
+                  ArrayCache(Path(config.cache_dir)), lpips_model(config), config.pose, False, config.objmc_grid,
+                  config.objmc_protocol)

@@ -7,6 +7,7 @@ trajectories and whatever ground truth exists.
   samples/<id>/image.png         the conditioning image (first frame), native resolution
   samples/<id>/trajectories.json conditioning trajectories, DragAnything format {id: [[x, y], ...]}
   samples/<id>/clip/             posetraj-synth: the rendered clip (docs/clip_format.md)
+  samples/<id>/object_mesh.npz   posetraj-synth: the object's mesh in its object frame (schema 2)
   samples/<id>/reference.mp4     real / custom suites: the real video, when the user provides one
   DONE                           completion marker, written last
 ```
@@ -26,7 +27,9 @@ import numpy as np
 from common.atomic import write_json_atomic
 from common.trajectories import Trajectories, read_trajectory_json
 
-SUITE_SCHEMA_VERSION = 1
+SUITE_SCHEMA_VERSION = 2
+# schema 1 had no object_mesh.npz: the mesh of a posetraj-synth sample is then derived from its clip
+READABLE_SCHEMA_VERSIONS = (1, 2)
 MANIFEST_NAME = "suite.json"
 MARKER_NAME = "DONE"
 SUITE_KINDS = ("posetraj-synth", "real", "custom")
@@ -107,6 +110,24 @@ class Sample:
             self._memo["clip"] = load_clip(path)
         return self._memo["clip"]
 
+    def object_model(self):
+        """The object's mesh in its object frame (:class:`benchmark.object_model.ObjectModel`), for the
+        pose metric: the suite's ``object_mesh.npz``, or (schema-1 suites) derived from the clip's asset."""
+        if "object_model" not in self._memo:
+            from benchmark.object_model import ObjectModelError, object_model_from_clip, read_object_mesh
+
+            path = self._path("object_mesh")
+            try:
+                if path is not None:
+                    self._memo["object_model"] = read_object_mesh(path)
+                elif self.clip() is not None:
+                    self._memo["object_model"] = object_model_from_clip(self.clip())
+                else:
+                    raise SuiteError(f"sample {self.id} has no ground-truth clip, hence no object mesh")
+            except ObjectModelError as exc:
+                raise SuiteError(f"sample {self.id}: {exc}") from None
+        return self._memo["object_model"]
+
     def ground_truth(self, *keys: str) -> dict[str, np.ndarray]:
         """Only the named arrays of the clip's annotations.npz (the clip is checked by ``clip()``);
         cheaper than ``clip().annotations``, which also decompresses depth and masks."""
@@ -181,14 +202,14 @@ def load_suite(path: str | Path) -> Suite:
     except json.JSONDecodeError as exc:
         raise SuiteError(f"{path / MANIFEST_NAME}: not valid JSON ({exc})") from None
     version = manifest.get("schema_version")
-    if version != SUITE_SCHEMA_VERSION:
+    if version not in READABLE_SCHEMA_VERSIONS:
         raise SuiteError(f"{path}: suite schema version {version!r} is not supported (this reader knows "
-                         f"{SUITE_SCHEMA_VERSION})")
+                         f"{', '.join(map(str, READABLE_SCHEMA_VERSIONS))})")
     if manifest.get("kind") not in SUITE_KINDS:
         raise SuiteError(f"{path}: unknown suite kind {manifest.get('kind')!r}")
     samples = [Sample(root=path, record=r) for r in manifest.get("samples", [])]
     for sample in samples:
-        for key in ("image", "trajectories", "clip", "reference_video"):
+        for key in ("image", "trajectories", "clip", "reference_video", "object_mesh"):
             rel = sample.record.get(key)
             if rel is not None and not (path / rel).exists():
                 raise SuiteError(f"{path}: sample {sample.id} is missing its {key} ({rel})")

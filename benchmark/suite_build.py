@@ -85,6 +85,12 @@ def clip_sample_record(tmp: Path, clip_dir: Path, sample_id: str) -> dict:
     base = tmp / "samples" / sample_id
     base.mkdir(parents=True)
     shutil.copytree(clip_dir, base / "clip")
+    from benchmark.object_model import OBJECT_MESH_FILE, ObjectModelError, object_model_from_clip, write_object_mesh
+
+    try:  # the pose metric fits this mesh to every frame (docs/benchmark.md, "Pose alignment")
+        write_object_mesh(base / OBJECT_MESH_FILE, object_model_from_clip(clip))
+    except ObjectModelError as exc:
+        raise SuiteError(f"sample {sample_id}: {exc}") from None
     frames = clip.frames()
     _save_png(base / "image.png", frames[0])
     index = conditioning_point_index(ann)
@@ -107,6 +113,7 @@ def clip_sample_record(tmp: Path, clip_dir: Path, sample_id: str) -> dict:
         "image": f"{rel}/image.png",
         "trajectories": f"{rel}/trajectories.json",
         "clip": f"{rel}/clip",
+        "object_mesh": f"{rel}/{OBJECT_MESH_FILE}",
         "reference_video": None,
         "conditioning_track_index": index,
         "rotation_angle_deg": float(geodesic_deg(o2c, o2c[:1]).max()),
@@ -152,7 +159,7 @@ def add_clips_to_suite(suite_dir: str | Path, clip_dirs: Iterable[Path], *, name
     try:
         records = [clip_sample_record(tmp, c, s.id) for c, s in zip(existing, suite.samples)]
         records += [clip_sample_record(tmp, c, c.name) for c in clip_dirs]
-        manifest = {**suite.manifest, "samples": records}
+        manifest = {**suite.manifest, "schema_version": SUITE_SCHEMA_VERSION, "samples": records}
         finish_suite(tmp, manifest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -173,6 +180,9 @@ class SynthSuiteConfig:
     samples_per_pixel: int = 4
     preset: str = "draft"
     name: str = "posetraj-synth"
+    # families of the rotational samples, cycled (None: every rotational family, sorted)
+    rotational_families: tuple[str, ...] | None = None
+    control_share: float = 0.5  # share of translation-only control samples (0.5: every second sample)
 
 
 def benchmark_assets(catalog: str | Path | None) -> list[str]:
@@ -195,7 +205,8 @@ MAX_RENDER_ATTEMPTS = 5
 
 
 def plan_synth_suite(assets: list[str], config: SynthSuiteConfig, attempt: int = 0) -> list:
-    """Clip specs for the suite: half rotational families (cycled), half the translation-only control.
+    """Clip specs for the suite: rotational families (cycled) and the translation-only control, a share
+    ``control_share`` of the slots (by default every second one).
 
     Deterministic in ``config``; ``attempt`` k > 0 redraws every slot's trajectory seed (used for a slot
     whose draw leaves the camera's frame)."""
@@ -204,13 +215,24 @@ def plan_synth_suite(assets: list[str], config: SynthSuiteConfig, attempt: int =
 
     if not assets:
         raise SuiteError("no assets to build a suite from")
-    rotational = sorted(ROTATIONAL_FAMILIES)
+    rotational = sorted(ROTATIONAL_FAMILIES) if config.rotational_families is None else list(config.rotational_families)
+    unknown = sorted(set(rotational) - ROTATIONAL_FAMILIES)
+    if unknown or not rotational:
+        raise SuiteError(f"rotational families must be some of {', '.join(sorted(ROTATIONAL_FAMILIES))}, got "
+                         f"{', '.join(unknown) or 'none'}")
+    if not 0.0 <= config.control_share < 1.0:
+        raise SuiteError(f"control_share must be in [0, 1), got {config.control_share}")
     control = sorted(TRANSLATION_ONLY)
     rng = np.random.default_rng(config.seed)
     order = [assets[i] for i in rng.permutation(len(assets))]
     specs = []
+    turning = controls = 0
     for i in range(config.num_samples):
-        family = rotational[(i // 2) % len(rotational)] if i % 2 == 0 else control[(i // 2) % len(control)]
+        # slot i is a control when it crosses the next multiple of 1 / control_share (0.5: the odd slots)
+        if np.floor((i + 1) * config.control_share) > np.floor(i * config.control_share):
+            family, controls = control[controls % len(control)], controls + 1
+        else:
+            family, turning = rotational[turning % len(rotational)], turning + 1
         seed = int.from_bytes(hashlib.sha256(f"{config.seed}:{i}:{attempt}".encode()).digest()[:4], "little")
         specs.append(make_clip_spec(
             order[i % len(order)], family, preset=config.preset, num_frames=config.num_frames, fps=config.fps,

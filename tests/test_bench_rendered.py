@@ -38,12 +38,10 @@ def test_rendered_suite_acceptance(demo):
             assert overall["oracle"][key] >= overall[baseline][key], (baseline, key)
     assert overall["static"]["objmc"] > overall["translate"]["objmc"] > overall["oracle"]["objmc"]
     assert overall["translate"]["objmc"] < 0.5 * overall["static"]["objmc"]
-    assert rotational["translate"]["rotation_error_deg"] > rotational["oracle"]["rotation_error_deg"] + 20
-    # against the true 3D pose (not the tracked ground-truth video) the oracle must still clearly win on the
-    # rotational families, while translate, which never turns the object, scores about the mean rotation angle
-    assert rotational["translate"]["rotation_error_abs_deg"] > rotational["oracle"]["rotation_error_abs_deg"] + 15
-    assert rotational["static"]["rotation_error_abs_deg"] > rotational["oracle"]["rotation_error_abs_deg"] + 15
-    assert rotational["translate"]["rotation_error_abs_deg"] > 60
+    # against the true 3D pose the oracle's error is the estimator's own; translate, which never turns the
+    # object, and static score about the rotation the object made
+    assert rotational["oracle"]["rotation_error_deg"] <= 5.0 and rotational["oracle"]["pose_fail_rate"] == 0.0
+    assert rotational["translate"]["rotation_error_deg"] > 30 and rotational["static"]["rotation_error_deg"] > 30
     for r in results.values():
         assert r["complete"] and r["tracker"]["tracker"] == "lk"
 

@@ -133,3 +133,34 @@ def test_benchmark_assets_come_from_the_catalogs_benchmark_split(tmp_path):
     assert assets == sorted(table.set_index("uid").loc[chosen, "path"])
     assert all(Path(a).is_file() for a in assets)
     assert len(benchmark_assets(None)) >= 5 and all(a.startswith("builtin:") for a in benchmark_assets(None))
+
+
+def test_synth_samples_store_the_object_mesh_and_schema_1_suites_still_load(tmp_path, synth):
+    """Schema 2 stores each posetraj-synth sample's mesh (object_mesh.npz, for the pose metric); a schema-1
+    suite, which has none, still loads and derives the mesh from the clip; a broken mesh file is named."""
+    from benchmark.object_model import OBJECT_MESH_FILE, box_model
+    from benchmark.rasterize import rasterize
+
+    sample = synth.samples[0]
+    assert sample.record["object_mesh"].endswith(OBJECT_MESH_FILE)
+    stored = sample.object_model()
+    ann = sample.ground_truth("K", "cam_w2c", "obj_to_world", "bbox_extents", "mask")
+    assert np.allclose(stored.vertices, box_model(ann["bbox_extents"]).vertices)
+    o2c = ann["cam_w2c"][0] @ ann["obj_to_world"][0]
+    covered = rasterize(stored.vertices, stored.faces, o2c[:3, :3], o2c[:3, 3], ann["K"], sample.width, sample.height).mask
+    target = ann["mask"][0] == 1
+    assert (covered & target).sum() / (covered | target).sum() > 0.9
+    old = tmp_path / "v1"
+    shutil.copytree(synth.path, old)
+    manifest = json.loads((old / MANIFEST_NAME).read_text())
+    manifest["schema_version"] = 1
+    for record in manifest["samples"]:
+        (old / record.pop("object_mesh")).unlink()
+    (old / MANIFEST_NAME).write_text(json.dumps(manifest))
+    derived = load_suite(old).samples[0].object_model()
+    assert np.allclose(derived.vertices, stored.vertices) and np.array_equal(derived.faces, stored.faces)
+    broken = tmp_path / "broken"
+    shutil.copytree(synth.path, broken)
+    (broken / sample.record["object_mesh"]).write_bytes(b"not a mesh")
+    with pytest.raises(SuiteError, match=f"{sample.id}.*object_mesh.npz.*not a readable object mesh"):
+        load_suite(broken).samples[0].object_model()

@@ -1,11 +1,13 @@
-"""Pose-alignment metrics on an exactly projected synthetic rigid object."""
+"""Pose-alignment metrics against the 3D ground truth on an exactly projected synthetic rigid object: hand
+cases, failure accounting (180° per failed frame, everywhere) and the non-saturating rotation measure."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from benchmark.metrics.pose import PoseGroundTruth, box_corners_object, geodesic_deg, heading_deg, pose_metrics
+from benchmark.metrics.pose import (FAILED_POSE_ERROR_DEG, PoseGroundTruth, box_corners_object, failed_pose_metrics,
+                                    geodesic_deg, heading_deg, pose_metrics_from_estimates)
 
 
 def rot_z(deg: float) -> np.ndarray:
@@ -40,7 +42,7 @@ def make_scene(T: int = 6, turn_deg: float = 90.0):
         return np.stack(out)
 
     gt = PoseGroundTruth(K=K, cam_w2c=cam, obj_to_world=o2w, bbox_extents=extents,
-                         bbox_corners_2d=project(box_corners_object(extents)), points_xyz=pts,
+                         bbox_corners_2d=project(box_corners_object(extents)),
                          points_visible=np.ones((T, len(pts)), bool))
     return gt, project(pts)
 
@@ -57,50 +59,63 @@ def test_box_corner_order_follows_conventions():
     assert c[4].tolist() == [1, -2, -3] and c[1].tolist() == [-1, -2, 3]
 
 
-def test_exact_tracks_give_near_zero_pose_error():
-    gt, tracks = make_scene()
-    m = pose_metrics(tracks, np.ones(tracks.shape[:2], bool), gt, 128, 96)
-    assert m["rotation_error_deg"] < 0.5
-    assert m["heading_error_deg"] < 0.5
-    assert m["box_corner_error"] < 0.2
-    assert m["pose_fail_rate"] == 0.0
-    assert m["rotation_angle_deg"] == pytest.approx(90.0)
-    assert m["pose_frames"] == 5 and m["rotation_error_per_frame"][0] is None
+def _truth(gt: PoseGroundTruth) -> tuple[np.ndarray, np.ndarray]:
+    o2c = gt.object_to_camera()
+    return o2c[:, :3, :3].copy(), o2c[:, :3, 3].copy()
 
 
-def test_frozen_tracks_report_the_missed_rotation():
-    gt, tracks = make_scene(T=5, turn_deg=80.0)
-    frozen = np.repeat(tracks[:1], len(tracks), axis=0)
-    m = pose_metrics(frozen, np.ones(tracks.shape[:2], bool), gt, 128, 96)
-    # per-frame GT rotation 20, 40, 60, 80 deg; the frozen object keeps its frame-0 pose
-    assert m["rotation_error_deg"] == pytest.approx(50.0, abs=1.0)
-    assert m["heading_error_deg"] == pytest.approx(50.0, abs=1.0)
+def test_true_poses_score_zero():
+    gt, _ = make_scene()
+    rot, trans = _truth(gt)
+    m = pose_metrics_from_estimates(rot, trans, np.ones(len(rot), bool), gt, 128, 96)
+    assert m["rotation_error_deg"] < 1e-5 and m["heading_error_deg"] < 1e-5 and m["box_corner_error"] < 1e-6
+    assert m["pose_fail_rate"] == 0.0 and m["pose_frames"] == 5
+    assert m["rotation_error_per_frame"][0] is None  # frame 0 is the given image: not judged
 
 
-def test_untrackable_frames_count_as_failures():
-    gt, tracks = make_scene(T=4)
-    visible = np.ones(tracks.shape[:2], bool)
-    visible[2:, 3:] = False  # only 3 points left: PnP impossible
-    m = pose_metrics(tracks, visible, gt, 128, 96)
-    assert m["pose_fail_rate"] == pytest.approx(2 / 3)
-    assert m["rotation_error_deg"] == pytest.approx((0 + 180 + 180) / 3, abs=0.5)
+def test_a_frozen_pose_scores_the_rotation_it_missed():
+    gt, _ = make_scene(T=6, turn_deg=90.0)
+    rot, trans = _truth(gt)
+    frozen = np.repeat(rot[:1], len(rot), axis=0)
+    m = pose_metrics_from_estimates(frozen, trans, np.ones(len(rot), bool), gt, 128, 96)
+    # the object turns 18 degrees per frame: errors 18, 36, ..., 90 over frames 1..5
+    assert m["rotation_error_deg"] == pytest.approx(54.0, abs=1e-6)
+    assert m["heading_error_deg"] == pytest.approx(54.0, abs=1e-6)
 
 
-def test_reference_relative_errors_and_absolute_diagnostics():
-    from benchmark.metrics.pose import estimate_poses, pose_metrics_from_estimates
+def test_failed_frames_count_as_180_degrees_and_in_the_fail_rate():
+    gt, _ = make_scene(T=6)
+    rot, trans = _truth(gt)
+    ok = np.ones(len(rot), bool)
+    ok[[2, 4]] = False
+    m = pose_metrics_from_estimates(rot, trans, ok, gt, 128, 96)
+    assert m["rotation_error_deg"] == pytest.approx(2 * FAILED_POSE_ERROR_DEG / 5)
+    assert m["heading_error_deg"] == pytest.approx(2 * FAILED_POSE_ERROR_DEG / 5)
+    assert m["pose_fail_rate"] == pytest.approx(0.4)
+    assert m["box_corner_error"] == pytest.approx(2 * np.hypot(128, 96) / 5)
+    assert m["rotation_error_per_frame"][2] == FAILED_POSE_ERROR_DEG
+    # a video that could not be scored at all counts as failed in every frame
+    assert failed_pose_metrics(128, 96) == {"rotation_error_deg": 180.0, "heading_error_deg": 180.0,
+                                            "box_corner_error": pytest.approx(160.0), "box_corner_error_norm": 1.0,
+                                            "pose_fail_rate": 1.0}
 
-    gt, tracks = make_scene(T=5, turn_deg=80.0)
-    visible = np.ones(tracks.shape[:2], bool)
-    truth = estimate_poses(gt.points_xyz, tracks, visible, gt.K, 2.0)
-    frozen = estimate_poses(gt.points_xyz, np.repeat(tracks[:1], 5, axis=0), visible, gt.K, 2.0)
-    same = pose_metrics_from_estimates(*truth, gt, 128, 96, reference=truth)
-    assert same["rotation_error_deg"] == pytest.approx(0.0, abs=1e-4)
-    assert same["box_corner_error"] == pytest.approx(0.0, abs=1e-4)
-    assert same["pose_reference"] == "tracked_ground_truth_video"
-    assert same["rotation_error_abs_deg"] < 0.5
-    off = pose_metrics_from_estimates(*frozen, gt, 128, 96, reference=truth)
-    assert off["rotation_error_deg"] == pytest.approx(50.0, abs=1.0)
-    assert off["rotation_error_abs_deg"] == pytest.approx(50.0, abs=1.0)
-    failed_ref = (truth[0], truth[1], np.array([True, True, False, False, False]))
-    partial = pose_metrics_from_estimates(*frozen, gt, 128, 96, reference=failed_ref)
-    assert partial["pose_frames"] == 1  # frames whose reference pose failed are not judged
+
+def test_frames_with_too_few_visible_points_are_not_judged():
+    gt, _ = make_scene(T=6)
+    visible = gt.points_visible.copy()
+    visible[3] = False
+    visible[3, :5] = True  # 5 < 6 visible points
+    gt = PoseGroundTruth(gt.K, gt.cam_w2c, gt.obj_to_world, gt.bbox_extents, gt.bbox_corners_2d, visible)
+    rot, trans = _truth(gt)
+    ok = np.ones(len(rot), bool)
+    ok[3] = False
+    m = pose_metrics_from_estimates(rot, trans, ok, gt, 128, 96)
+    assert m["pose_frames"] == 4 and m["pose_fail_rate"] == 0.0 and m["rotation_error_per_frame"][3] is None
+
+
+def test_rotation_travelled_does_not_saturate():
+    gt, _ = make_scene(T=25, turn_deg=360.0)
+    rot, trans = _truth(gt)
+    m = pose_metrics_from_estimates(rot, trans, np.ones(len(rot), bool), gt, 128, 96)
+    assert m["rotation_angle_deg"] == pytest.approx(180.0, abs=1e-6)  # the largest angle from frame 0 saturates
+    assert m["rotation_travel_deg"] == pytest.approx(360.0, abs=1e-6)

@@ -75,10 +75,15 @@ def test_objmc_matches_published_formula_on_real_vipseg_tracks(shared_data):
             arr = np.trunc(arr + rng.normal(0, 25, arr.shape)).astype(int)
             pred[key] = arr.tolist()
         gt_files[path.stem], pred_files[path.stem] = gt, pred
-    total, count = 0.0, 0
+    total, count, missing = 0.0, 0, 0
     for name in gt_files:
-        s, c = objmc_pooled(gt_files[name], pred_files[name])
-        total, count = total + s, count + c
+        pooled = objmc_pooled(gt_files[name], pred_files[name])
+        total, count = total + pooled.total, count + pooled.count
+        # the entities the prediction lacks are reported as failures, not skipped silently
+        assert set(pooled.missing) == set(gt_files[name]) - set(pred_files[name])
+        assert pooled.complete == (not pooled.missing)
+        missing += len(pooled.missing)
+    assert missing > 0
     expected = _published_objmc(gt_files, pred_files)
     assert total / count == pytest.approx(expected, rel=1e-12)
     # the outliers of the released files are reproduced, not clipped: the pooled mean is dominated by them
@@ -140,3 +145,23 @@ def test_field_grid_matches_cotracker_layout():
     assert np.allclose(grid[1], [256 * sx, 8 * sy])  # row-major: x varies fastest
     assert nearest_grid_tracks(grid, np.array([[500.0, 390.0], [1.0, 1.0]])).tolist() == [4, 0]
     assert field_grid(192, 128).shape == (10000, 2)
+
+
+def test_objmc_pooled_reports_missing_and_empty_trajectories_as_failures():
+    gt = {"1": [[0, 0], [3, 4]], "2": [[1, 1], [1, 1]], "3": [[5, 5]]}
+    pred = {"1": [[0, 0], [0, 0]], "3": []}
+    pooled = objmc_pooled(gt, pred)
+    assert pooled.missing == ("2", "3") and not pooled.complete
+    assert (pooled.total, pooled.count) == (5.0, 2)  # only trajectory 1 is measured: distances 0 and 5
+
+
+def test_entity_centres_are_the_deepest_mask_points():
+    from benchmark.metrics.trajectory import entity_centres
+
+    mask = np.zeros((40, 60), np.uint16)
+    mask[10:31, 20:41] = 1  # a 21 x 21 square: deepest point at its centre (30, 20)
+    starts = np.array([[0.0, 0.0], [7.0, 8.0]])
+    centres = entity_centres(mask, ["1", "9"], starts)
+    assert centres[0].tolist() == [30.0, 20.0]
+    assert centres[1].tolist() == [7.0, 8.0]  # no such instance in the mask: its own start point
+    assert np.array_equal(entity_centres(None, ["1"], starts[:1]), starts[:1])

@@ -1,10 +1,11 @@
-"""Pose-alignment metrics: the object's 3D rotation recovered from a generated video.
+"""Pose-alignment metrics: the object's 3D pose recovered from a video against the true 3D pose.
 
-Tracked surface points of the generated video plus their known object-frame coordinates
-(``tracks_xyz``) and the intrinsics ``K`` give the object-to-camera pose per frame by PnP with RANSAC.
-It is compared with the ground truth ``cam_w2c · obj_to_world``: geodesic rotation error, heading
-error of the object's +X on the floor plane, and the error of the 3D box projected with the
-recovered pose against the ground-truth projected box. Definitions are in docs/benchmark.md.
+The per-frame object-to-camera poses come from :mod:`benchmark.pose_tracking` (the mesh fitted to every
+frame). They are compared with the ground truth ``cam_w2c · obj_to_world``: geodesic rotation error,
+heading error of the object's +X on the floor plane, and the error of the 3D box projected with the
+recovered pose against the ground-truth projected box. A frame whose pose could not be recovered counts
+as 180° (rotation, heading) and one image diagonal (box), in every mean and in ``pose_fail_rate``.
+Definitions are in docs/benchmark.md.
 """
 
 from __future__ import annotations
@@ -26,8 +27,7 @@ class PoseGroundTruth:
     obj_to_world: np.ndarray  # (T, 4, 4)
     bbox_extents: np.ndarray  # (3,)
     bbox_corners_2d: np.ndarray  # (T, 8, 2)
-    points_xyz: np.ndarray  # (M, 3) object frame, the tracked points
-    points_visible: np.ndarray  # (T, M) ground-truth visibility of those points
+    points_visible: np.ndarray  # (T, M) ground-truth visibility of the clip's surface points (judged frames)
 
     def object_to_camera(self) -> np.ndarray:
         return np.einsum("tij,tjk->tik", self.cam_w2c, self.obj_to_world)
@@ -96,22 +96,6 @@ def solve_pose(points_xyz: np.ndarray, image_points: np.ndarray, K: np.ndarray, 
     return cv2.Rodrigues(rvec)[0], tvec[:, 0]
 
 
-def estimate_poses(
-    points_xyz: np.ndarray, tracks: np.ndarray, visible: np.ndarray, K: np.ndarray, reproj_px: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Object-to-camera (R, t, ok) per frame from tracks (T, M, 2) of ``points_xyz``, frame by frame."""
-    T = tracks.shape[0]
-    rotations = np.tile(np.eye(3), (T, 1, 1))
-    translations = np.zeros((T, 3))
-    ok = np.zeros(T, dtype=bool)
-    for t in range(T):
-        sel = visible[t] & np.isfinite(tracks[t]).all(-1)
-        pose = solve_pose(points_xyz[sel], tracks[t, sel], K, reproj_px)
-        if pose is not None:
-            rotations[t], translations[t], ok[t] = pose[0], pose[1], True
-    return rotations, translations, ok
-
-
 def pnp_threshold_px(width: int, height: int) -> float:
     """RANSAC inlier threshold: 2% of the image diagonal, at least 2 px."""
     return max(2.0, 0.02 * float(np.hypot(width, height)))
@@ -123,12 +107,6 @@ def rotation_angle_deg(gt: PoseGroundTruth) -> float:
     return float(geodesic_deg(r, r[:1]).max())
 
 
-def pose_metrics(tracks: np.ndarray, visible: np.ndarray, gt: PoseGroundTruth, width: int, height: int) -> dict:
-    """Pose-alignment metrics from tracks (T, M, 2) of ``gt.points_xyz`` (PnP frame by frame)."""
-    rot, trans, ok = estimate_poses(gt.points_xyz, tracks, visible, gt.K, pnp_threshold_px(width, height))
-    return pose_metrics_from_estimates(rot, trans, ok, gt, width, height)
-
-
 def project_box(gt: PoseGroundTruth, rot: np.ndarray, trans: np.ndarray) -> np.ndarray:
     """(T, 8, 2) box corners projected with per-frame object-to-camera poses."""
     cam = np.einsum("tij,kj->tki", rot, box_corners_object(gt.bbox_extents)) + trans[:, None, :]
@@ -137,56 +115,55 @@ def project_box(gt: PoseGroundTruth, rot: np.ndarray, trans: np.ndarray) -> np.n
         return proj[..., :2] / proj[..., 2:3]
 
 
-def _frame_errors(rot: np.ndarray, trans: np.ndarray, ok: np.ndarray, target_rot: np.ndarray,
-                  target_heading: np.ndarray, target_corners: np.ndarray, gt: PoseGroundTruth, diag: float):
-    c2w = rigid_inverse(gt.cam_w2c)
-    rot_err = geodesic_deg(rot, target_rot)
-    head_err = wrapped_abs_deg(heading_deg(c2w[:, :3, :3] @ rot) - target_heading)
-    corner_err = np.sqrt(((project_box(gt, rot, trans) - target_corners) ** 2).sum(-1)).mean(-1)
-    return (np.where(ok, rot_err, FAILED_POSE_ERROR_DEG), np.where(ok, head_err, FAILED_POSE_ERROR_DEG),
-            np.where(ok, corner_err, diag))
+def rotation_travel_deg(gt: PoseGroundTruth) -> float:
+    """Total rotation travelled by the object relative to the camera: the sum of the frame-to-frame
+    geodesic angles, degrees (does not saturate at 180° as :func:`rotation_angle_deg` does)."""
+    r = gt.object_to_camera()[:, :3, :3]
+    return float(geodesic_deg(r[1:], r[:-1]).sum())
+
+
+def judged_frames(gt: PoseGroundTruth) -> np.ndarray:
+    """(T,) bool: frames 1..T-1 in which at least 6 of the clip's surface points are visible."""
+    judged = gt.points_visible.sum(axis=1) >= MIN_PNP_POINTS
+    judged[0] = False
+    return judged
+
+
+POSE_METRIC_KEYS = ("rotation_error_deg", "heading_error_deg", "box_corner_error", "box_corner_error_norm",
+                    "pose_fail_rate")
+
+
+def failed_pose_metrics(width: int, height: int) -> dict[str, float]:
+    """The pose metrics of a video in which no frame's pose was recovered (or that could not be scored)."""
+    diag = float(np.hypot(width, height))
+    return dict(zip(POSE_METRIC_KEYS, (FAILED_POSE_ERROR_DEG, FAILED_POSE_ERROR_DEG, diag, 1.0, 1.0)))
 
 
 def pose_metrics_from_estimates(rot: np.ndarray, trans: np.ndarray, ok: np.ndarray, gt: PoseGroundTruth,
-                                width: int, height: int,
-                                reference: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> dict:
-    """Pose-alignment metrics of one generated video from its estimated object-to-camera poses.
-
-    With ``reference`` (the poses the same estimator recovers from the ground-truth video), the
-    headline errors compare with it, as ObjMC compares with the tracked ground-truth video, so the
-    tracker's and estimator's own errors cancel; the ``*_abs`` errors always compare with the 3D
-    ground truth. Frames where fewer than 6 surface points are visible in the ground truth, or where
-    the reference pose failed, are not judged; frames where the pose cannot be recovered from the
-    generated video count as 180° errors and as box-corner errors of one image diagonal
-    (``pose_fail_rate``). Frame 0, the given image, is not scored.
-    """
+                                width: int, height: int) -> dict:
+    """Pose-alignment metrics of one video from its recovered object-to-camera poses (R, t, ok per frame),
+    against the 3D ground truth, over :func:`judged_frames`. Frames with ``ok`` False count as 180°
+    rotation and heading errors and as box errors of one image diagonal; ``pose_fail_rate`` is their
+    share. Frame 0, the given image, is not judged."""
     diag = float(np.hypot(width, height))
     o2c = gt.object_to_camera()
-    judged = gt.points_visible.sum(axis=1) >= MIN_PNP_POINTS
-    judged[0] = False
-    rot_abs, head_abs, corner_abs = _frame_errors(rot, trans, ok, o2c[:, :3, :3],
-                                                  heading_deg(gt.obj_to_world[:, :3, :3]), gt.bbox_corners_2d, gt, diag)
-    if reference is not None:
-        ref_rot, ref_trans, ref_ok = reference
-        c2w = rigid_inverse(gt.cam_w2c)
-        judged &= ref_ok
-        rot_err, head_err, corner_err = _frame_errors(rot, trans, ok, ref_rot, heading_deg(c2w[:, :3, :3] @ ref_rot),
-                                                      project_box(gt, ref_rot, ref_trans), gt, diag)
-    else:
-        rot_err, head_err, corner_err = rot_abs, head_abs, corner_abs
+    judged = judged_frames(gt)
+    c2w = rigid_inverse(gt.cam_w2c)
+    rot_err = np.where(ok, geodesic_deg(rot, o2c[:, :3, :3]), FAILED_POSE_ERROR_DEG)
+    head_err = np.where(ok, wrapped_abs_deg(heading_deg(c2w[:, :3, :3] @ rot) - heading_deg(gt.obj_to_world[:, :3, :3])),
+                        FAILED_POSE_ERROR_DEG)
+    corners = np.sqrt(((project_box(gt, rot, trans) - gt.bbox_corners_2d) ** 2).sum(-1)).mean(-1)
+    corner_err = np.where(ok & np.isfinite(corners), corners, diag)
     out: dict[str, object] = {
         "rotation_angle_deg": rotation_angle_deg(gt),
-        "pose_reference": "tracked_ground_truth_video" if reference is not None else "3d_ground_truth",
+        "rotation_travel_deg": rotation_travel_deg(gt),
         "pose_frames": int(judged.sum()),
         "rotation_error_per_frame": [float(e) if j else None for e, j in zip(rot_err, judged)],
     }
-    keys = ("rotation_error_deg", "heading_error_deg", "box_corner_error", "box_corner_error_norm", "pose_fail_rate",
-            "rotation_error_abs_deg", "heading_error_abs_deg", "box_corner_error_abs")
     if not judged.any():
-        out.update({k: None for k in keys})
+        out.update({k: None for k in POSE_METRIC_KEYS})
         return out
     values = (rot_err[judged].mean(), head_err[judged].mean(), corner_err[judged].mean(),
-              corner_err[judged].mean() / diag, 1.0 - ok[judged].mean(), rot_abs[judged].mean(),
-              head_abs[judged].mean(), corner_abs[judged].mean())
-    out.update({k: float(v) for k, v in zip(keys, values)})
+              corner_err[judged].mean() / diag, 1.0 - ok[judged].mean())
+    out.update({k: float(v) for k, v in zip(POSE_METRIC_KEYS, values)})
     return out

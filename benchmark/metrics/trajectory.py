@@ -8,11 +8,13 @@ pixels of the sample.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 THRESHOLDS_PX = (5, 10, 20)
 MODEL_SHAPE = (384, 512)  # (H, W) CoTracker's predictor resizes videos to before tracking
+DRAGANYTHING_GRID = 100  # grid_size of DragAnything's trajectory extraction
 
 
 def field_grid(width: int, height: int, size: int = 100) -> np.ndarray:
@@ -38,16 +40,51 @@ def nearest_grid_tracks(grid: np.ndarray, points: np.ndarray) -> np.ndarray:
     return np.argmin(d, axis=1)
 
 
-def objmc_pooled(gt: Mapping[str, Sequence], pred: Mapping[str, Sequence]) -> tuple[float, int]:
-    """Sum and count of the distances ObjMC pools, for one video (DragAnything ``ObjMC.py``).
+def entity_centres(mask0: np.ndarray | None, ids: Sequence[str], starts: np.ndarray) -> np.ndarray:
+    """(N, 2) centre of each entity as DragAnything picks it: the deepest interior point of the entity's
+    frame-0 mask (arg-max of ``cv2.distanceTransform(DIST_L2, 5)``, (x, y)), for ids that are instance ids
+    of ``mask0``; otherwise the trajectory's own start point (``starts``)."""
+    import cv2
+
+    centres = np.asarray(starts, dtype=np.float64).copy()
+    if mask0 is None:
+        return centres
+    for n, key in enumerate(ids):
+        if not str(key).isdigit() or not (mask0 == int(key)).any():
+            continue
+        dist = cv2.distanceTransform((mask0 == int(key)).astype(np.uint8), cv2.DIST_L2, 5)
+        row, col = np.unravel_index(int(np.argmax(dist)), dist.shape)
+        centres[n] = (col, row)
+    return centres
+
+
+@dataclass(frozen=True)
+class PooledObjMC:
+    """What one video contributes to ObjMC: the sum and count of the pooled distances over the ids both
+    maps have, and the ids of ``gt`` that the prediction lacks (or has empty): failures, not skipped."""
+
+    total: float
+    count: int
+    missing: tuple[str, ...]
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+
+def objmc_pooled(gt: Mapping[str, Sequence], pred: Mapping[str, Sequence]) -> PooledObjMC:
+    """The distances ObjMC pools for one video (DragAnything ``ObjMC.py``).
 
     Every entity id present in both maps contributes the distance of each zipped pair of points (the
     shorter list decides, frame 0 included). ObjMC of a suite is the sum over its videos divided by the
-    count over its videos: the mean of one global list, not a mean of per-video means.
+    count over its videos: the mean of one global list, not a mean of per-video means. An id of ``gt``
+    missing from ``pred`` (or empty there) is reported in ``missing``: the published script has no
+    value for it, so a caller must count it as a failed trajectory rather than drop it silently.
     """
-    total, count = 0.0, 0
+    total, count, missing = 0.0, 0, []
     for key, gt_points in gt.items():
-        if key not in pred:
+        if key not in pred or len(pred[key]) == 0:
+            missing.append(str(key))
             continue
         n = min(len(gt_points), len(pred[key]))
         if n == 0:
@@ -56,7 +93,7 @@ def objmc_pooled(gt: Mapping[str, Sequence], pred: Mapping[str, Sequence]) -> tu
         b = np.asarray(pred[key][:n], dtype=np.float64)
         total += float(np.sqrt(((a - b) ** 2).sum(-1)).sum())
         count += n
-    return total, count
+    return PooledObjMC(total, count, tuple(missing))
 
 
 def trajectory_metrics(cond: np.ndarray, pred: np.ndarray, width: int, height: int) -> dict[str, object]:

@@ -58,13 +58,14 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lpips-weights", type=Path, help="folder with alexnet-owt-7be5be79.pth and alex.pth")
     p.add_argument("--fid-weights", type=Path, help="inception-2015-12-05.pt (TorchScript)")
     p.add_argument("--fvd-weights", type=Path, help="i3d_torchscript.pt (TorchScript)")
-    p.add_argument("--pose-segment-frames", type=int, default=0,
-                   help="re-seed the pose tracks at least every N frames (0: no limit; they are re-seeded "
-                        "anyway when too few tracked points survive)")
     p.add_argument("--regenerate", action="store_true", help="ignore this model's cached videos")
     p.add_argument("--objmc-grid", type=int, default=0, metavar="N",
                    help="track an N x N grid and take the track nearest each trajectory's start, as the published "
                         "protocol does (N = 100); 0: query the trajectories' start points directly")
+    p.add_argument("--objmc-protocol", choices=("direct", "draganything"), default="direct",
+                   help="draganything: DragAnything's published ObjMC protocol (a 100 x 100 grid, in each video the "
+                        "grid track whose frame-0 position is nearest to the entity's centre); direct: ours "
+                        "(docs/benchmark.md)")
     p.add_argument("--workers", type=int, default=1,
                    help="score samples in N processes (videos are generated first, in this process)")
     p.add_argument("--no-progress", action="store_true")
@@ -76,7 +77,8 @@ def _add_leaderboard(sub: argparse._SubParsersAction) -> None:
     p.add_argument("results", nargs="+", type=Path, help="results folders of 'posetraj bench run'")
     p.add_argument("--out", type=Path, default=Path("leaderboard"))
     p.add_argument("--title", default="posetraj benchmark")
-    p.add_argument("--max-previews", type=int, default=3, help="samples shown as videos with trajectories")
+    p.add_argument("--max-previews", type=int, default=None,
+                   help="samples shown as videos with trajectories (default: every sample)")
 
 
 def build_parser(parser: argparse.ArgumentParser) -> None:
@@ -117,23 +119,22 @@ def _build_suite(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from benchmark.harness import RunConfig, run_benchmark
     from benchmark.models import resolve_model
-    from benchmark.pose_tracking import PoseTrackingConfig
-
     model = resolve_model(args.model)
     out = args.out or Path("results") / model.name.replace("/", "_").replace(":", "_")
     config = RunConfig(suite=args.suite, model=args.model, out=out, tracker=args.tracker,
                        tracker_config=dict(args.tracker_option), cache_dir=args.cache_dir,
                        lpips_weights=args.lpips_weights, fid_weights=args.fid_weights, fvd_weights=args.fvd_weights,
-                       pose=PoseTrackingConfig(segment_frames=args.pose_segment_frames), regenerate=args.regenerate,
-                       objmc_grid=args.objmc_grid, workers=args.workers,
+                       regenerate=args.regenerate, objmc_grid=args.objmc_grid, objmc_protocol=args.objmc_protocol,
+                       workers=args.workers,
                        progress=not args.no_progress)
     summary = run_benchmark(config, model=model)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        overall = summary["metrics"]["groups"]["overall"]
-        shown = ", ".join(f"{k} {overall[k]:.3f}" for k in ("objmc", "ade", "rotation_error_deg") if k in overall)
-        print(f"{summary['model']['name']} on {summary['suite']['suite_version']}: {shown} -> {out}")
+        from benchmark.leaderboard import load_results, summary_table
+
+        print(f"{summary['model']['name']} on {summary['suite']['suite_version']} -> {out}")
+        print("\n".join(summary_table([load_results(out)])))
     for failure in summary["failures"]:
         print(f"error: {failure['error']}", file=sys.stderr)
     return 0 if summary["complete"] else 1

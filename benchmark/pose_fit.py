@@ -1,0 +1,494 @@
+"""Fitting the object's known mesh to one video frame: the measurement behind the pose metric.
+
+Three kinds of evidence, all from the video being scored plus what the suite knows before generation
+(the mesh, the intrinsics, the frame-0 pose and the frame-0 object mask):
+
+* **appearance**: surface points of the mesh carry the colours they showed in *key frames* of this
+  video (frame 0 with its true pose, then frames whose pose was fitted); a pose is good when the points
+  it makes visible show those colours again. Colours are compared as chromaticity plus a down-weighted
+  intensity, which changes less than RGB when a face turns towards or away from the light.
+* **silhouette**: a per-pixel log-likelihood ratio "object vs background" from the distance to the
+  object's colours (clusters of its frame-0 pixels) against the distance to the background (the
+  video's temporal median, frame 0 outside the object; a darker copy of the background counts as
+  background, for shadows). Along the outward normal of each contour pixel of the posed mesh the most
+  likely object/background boundary is searched (sub-pixel), and contour points move towards it,
+  weighted by how clearly both sides are classified.
+* **region**: the sum of the likelihood ratio over the pixels the posed mesh covers; it compares
+  hypotheses far apart, where the local terms do not reach.
+
+The pose is refined by Levenberg-Marquardt on the appearance and silhouette terms (plus optional point
+tracks and a weak prior on the translation), coarse (blurred) to fine. All image coordinates use pixel
+centres at integer positions (docs/conventions.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from benchmark.object_model import ObjectModel
+from benchmark.rasterize import Raster, rasterize
+
+STEP_TOLERANCE_RAD = 3.5e-3  # a Levenberg-Marquardt step smaller than this (0.2 deg) and ...
+STEP_TOLERANCE_M = 5e-3  # ... this (a depth change of ~0.1% at 5 m) ends the iterations
+
+
+@dataclass(frozen=True)
+class PoseFitConfig:
+    surface_points: int = 3000  # mesh samples carrying colours
+    max_photometric_points: int = 100000  # visible coloured points used per appearance term (thinned evenly)
+    blur_sigmas: tuple[float, ...] = (0.7,)  # coarse-to-fine blur levels of the appearance term
+    iterations: tuple[int, ...] = (4,)  # LM iterations per level and outer iteration
+    outer_iterations: int = 2  # visibility, colours and silhouette targets are re-derived this often per level
+    intensity_weight: float = 0.35  # weight of intensity against chromaticity (both on a 0-255 scale)
+    photometric_huber: float = 8.0
+    keyframe_every_deg: float = 15.0  # a new key frame once the pose turned this far from the last one
+    anchor_weight: float = 0.5  # weight of frame-0 colours beside the latest key frame's
+    min_facing: float = 0.2  # cosine between the surface normal and the view ray to take a point's colour
+    colour_clusters: int = 8  # object colours from frame 0
+    likelihood_sigma: float = 12.0  # colour noise of the object/background likelihood, 0-255 units
+    likelihood_clip: float = 4.0
+    shadow_floor: float = 0.35  # darkest shadow taken as background: this fraction of the background
+    shadow_penalty: float = 8.0  # extra colour distance of a shadow explanation
+    line_half_length: int = 5  # pixels searched on each side of a contour pixel
+    line_weight: float = 0.3
+    contrast_window: int = 3  # pixels on each side of a boundary that must be classified clearly
+    contrast_scale: float = 2.0
+    translation_prior: float = 400.0  # per squared metre of translation away from the starting estimate
+    track_weight: float = 0.0  # weight of tracked points as a reprojection term (0: tracks only propose poses)
+    track_huber_px: float = 2.0
+
+
+def rodrigues(w: np.ndarray) -> np.ndarray:
+    theta = float(np.linalg.norm(w))
+    if theta < 1e-12:
+        return np.eye(3)
+    k = w / theta
+    kx = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    return np.eye(3) + np.sin(theta) * kx + (1.0 - np.cos(theta)) * (kx @ kx)
+
+
+def _sample(image: np.ndarray, uv: np.ndarray, border: float | None = None) -> np.ndarray:
+    """Bilinear samples of ``image`` (H, W[, C]) at ``uv`` (..., 2); replicated or constant borders."""
+    import cv2
+
+    if uv.shape[0] == 0:
+        return np.zeros(uv.shape[:-1] + image.shape[2:], np.float32)
+    flat = uv.reshape(-1, 2).astype(np.float32)
+    out = []
+    for start in range(0, len(flat), 32000):  # cv2.remap maps are limited to 32767 columns
+        chunk = flat[start:start + 32000]
+        mode = dict(borderMode=cv2.BORDER_REPLICATE) if border is None else dict(
+            borderMode=cv2.BORDER_CONSTANT, borderValue=border)
+        out.append(cv2.remap(image, chunk[None, :, 0], chunk[None, :, 1], cv2.INTER_LINEAR, **mode)[0])
+    return np.concatenate(out).reshape(uv.shape[:-1] + image.shape[2:])
+
+
+def colour_features(frame: np.ndarray, intensity_weight: float) -> np.ndarray:
+    """(H, W, 3) float32: two chromaticity channels and the weighted intensity, all on a 0-255 scale."""
+    f = frame.astype(np.float32)
+    total = f.sum(axis=2, keepdims=True)
+    chroma = f[..., :2] / (total + 30.0) * 255.0
+    return np.concatenate([chroma, total / 3.0 * intensity_weight], axis=2)
+
+
+def _huber(a: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray]:
+    """Huber cost and IRLS weight of absolute residuals ``a``."""
+    return np.where(a <= k, 0.5 * a * a, k * (a - 0.5 * k)), np.where(a <= k, 1.0, k / np.maximum(a, 1e-12))
+
+
+def _projection_jacobian(K: np.ndarray, cam: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """d(pixel)/d(translation, rotation about the object centre): (N, 2, 6)."""
+    fx, fy = K[0, 0], K[1, 1]
+    inv_z = 1.0 / cam[:, 2]
+    x, y = cam[:, 0] * inv_z, cam[:, 1] * inv_z
+    dx, dy, dz = (cam - centre).T
+    J = np.empty((len(cam), 2, 6))
+    # translation: d(u, v)/d(cam); rotation about the centre: d(cam)/dw = -[cam - centre]x
+    J[:, 0, 0], J[:, 0, 1], J[:, 0, 2] = fx * inv_z, 0.0, -fx * x * inv_z
+    J[:, 1, 0], J[:, 1, 1], J[:, 1, 2] = 0.0, fy * inv_z, -fy * y * inv_z
+    for row in (0, 1):
+        a, b, c = J[:, row, 0], J[:, row, 1], J[:, row, 2]
+        J[:, row, 3] = -b * dz + c * dy
+        J[:, row, 4] = a * dz - c * dx
+        J[:, row, 5] = -a * dy + b * dx
+    return J
+
+
+def _close(ra: np.ndarray, ta: np.ndarray, rb: np.ndarray, tb: np.ndarray, deg: float = 1.5, metres: float = 0.005) -> bool:
+    """Whether two poses are within ``deg`` of rotation and ``metres`` of translation."""
+    cos = (np.trace(ra.T @ rb) - 1.0) / 2.0
+    return bool(cos >= np.cos(np.radians(deg)) and np.linalg.norm(ta - tb) <= metres)
+
+
+def _blurred_levels(image: np.ndarray, sigmas: tuple[float, ...]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    import cv2
+
+    levels = []
+    for sigma in sigmas:
+        b = cv2.GaussianBlur(image, (0, 0), sigma) if sigma > 0 else image
+        levels.append((b, cv2.Sobel(b, cv2.CV_32F, 1, 0, ksize=1) * 0.5, cv2.Sobel(b, cv2.CV_32F, 0, 1, ksize=1) * 0.5))
+    return levels
+
+
+class Background:
+    """The background of one video: its temporal median, and frame 0 outside the frame-0 object (where
+    frame 0 shows the background); inside the frame-0 object the median is trusted only where it
+    differs from frame 0 (the object left), elsewhere the background is unknown."""
+
+    def __init__(self, frames: np.ndarray, mask0: np.ndarray, tolerance: float = 20.0) -> None:
+        import cv2
+
+        median = np.median(frames, axis=0).astype(np.float32)
+        first = frames[0].astype(np.float32)
+        inside = cv2.dilate(mask0.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        self.image = np.where(inside[..., None], median, first)
+        self.known = ~inside | (np.abs(median - first).max(axis=2) > tolerance)
+
+
+def object_colours(frame: np.ndarray, mask: np.ndarray, count: int) -> np.ndarray:
+    """(k, 3) RGB cluster centres of the object's pixels (k-means, deterministic)."""
+    import cv2
+
+    pixels = cv2.GaussianBlur(frame.astype(np.float32), (0, 0), 0.5)[mask].astype(np.float32)
+    k = max(1, min(count, len(pixels)))
+    cv2.setRNGSeed(0)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 30, 0.5)
+    _, _, centres = cv2.kmeans(pixels, k, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
+    return centres
+
+
+class FrameEvidence:
+    """One frame prepared for fitting: blurred colour features with gradients, and the object/background
+    log-likelihood ratio (computed inside ``roi`` = (x0, x1, y0, y1), half-open; background outside)."""
+
+    def __init__(self, frame: np.ndarray, background: Background, colours: np.ndarray, cfg: PoseFitConfig,
+                 roi: tuple[int, int, int, int] | None = None) -> None:
+        import cv2
+
+        self.levels = _blurred_levels(colour_features(frame, cfg.intensity_weight), cfg.blur_sigmas)
+        height, width = frame.shape[:2]
+        x0, x1, y0, y1 = roi or (0, width, 0, height)
+        self.llr = np.full((height, width), -cfg.likelihood_clip, np.float32)
+        if x1 <= x0 or y1 <= y0:
+            return
+        pad = 2  # for the blur
+        px0, px1, py0, py1 = max(x0 - pad, 0), min(x1 + pad, width), max(y0 - pad, 0), min(y1 + pad, height)
+        image = cv2.GaussianBlur(frame[py0:py1, px0:px1].astype(np.float32), (0, 0), 0.5)
+        image = image[y0 - py0:y1 - py0, x0 - px0:x1 - px0].reshape(-1, 3)
+        colours = np.asarray(colours, np.float32)
+        sq = (image * image).sum(1)
+        # squared distance to the nearest object colour: |I|^2 - 2 I.c + |c|^2, minimised over the colours
+        d_obj2 = np.maximum(sq + (-2.0 * image @ colours.T + (colours * colours).sum(1)).min(axis=1), 0.0)
+        bg = background.image[y0:y1, x0:x1].reshape(-1, 3)
+        bg2 = (bg * bg).sum(1)
+        dot = (image * bg).sum(1)
+        d_bg = np.sqrt(np.maximum(sq - 2.0 * dot + bg2, 0.0))
+        # a shadow: the background darkened by a factor in [shadow_floor, 1], at a small extra distance
+        scale = np.clip(dot / np.maximum(bg2, 1.0), cfg.shadow_floor, 1.0)
+        d_shadow = np.sqrt(np.maximum(sq - 2.0 * scale * dot + scale * scale * bg2, 0.0)) + cfg.shadow_penalty
+        d_bg = np.minimum(d_bg, d_shadow)
+        llr = np.clip((d_bg ** 2 - d_obj2) / (2.0 * cfg.likelihood_sigma ** 2), -cfg.likelihood_clip,
+                      cfg.likelihood_clip).reshape(y1 - y0, x1 - x0)
+        llr[~background.known[y0:y1, x0:x1]] = 0.0
+        self.llr[y0:y1, x0:x1] = llr
+
+
+@dataclass
+class View:
+    """The mesh posed at (R, t): its raster, which surface samples are visible, and its contour."""
+
+    rotation: np.ndarray
+    translation: np.ndarray
+    raster: Raster
+    visible: np.ndarray  # (M,) bool, surface samples seen (depth test, facing the camera)
+    facing: np.ndarray  # (M,) cosine between normal and the ray to the camera
+
+
+class Appearance:
+    """Colours of the surface samples per blur level: from the latest key frame and from frame 0."""
+
+    def __init__(self, num_points: int, num_levels: int) -> None:
+        self.recent = np.zeros((num_levels, num_points, 3), np.float32)
+        self.recent_ok = np.zeros(num_points, bool)
+        self.anchor = np.zeros((num_levels, num_points, 3), np.float32)
+        self.anchor_ok = np.zeros(num_points, bool)
+        self.last_rotation: np.ndarray | None = None
+
+    def add_keyframe(self, evidence: FrameEvidence, view: View, uv: np.ndarray, min_facing: float,
+                     anchor: bool = False) -> None:
+        good = view.visible & (view.facing > min_facing)
+        for level, (image, _, _) in enumerate(evidence.levels):
+            values = _sample(image, uv[good])
+            self.recent[level, good] = values
+            if anchor:
+                self.anchor[level, good] = values
+        # points seen now take this frame's colours; points not seen keep older ones
+        self.recent_ok = (self.recent_ok & ~view.visible) | good
+        if anchor:
+            self.anchor_ok |= good
+        self.last_rotation = view.rotation
+
+
+class ModelFitter:
+    """Fits the posed mesh to frames of one video (see the module docstring)."""
+
+    def __init__(self, model: ObjectModel, K: np.ndarray, width: int, height: int, cfg: PoseFitConfig) -> None:
+        self.model, self.K, self.width, self.height, self.cfg = model, np.asarray(K, float), width, height, cfg
+        self.points, self.normals, _ = model.surface_samples(cfg.surface_points, seed=0)
+        self.cull = model.cull_back_faces
+        self.appearance = Appearance(len(self.points), len(cfg.blur_sigmas))
+        self._views: dict[bytes, View] = {}
+
+    # ---------------------------------------------------------------- geometry
+    def project(self, rotation: np.ndarray, translation: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        cam = points @ rotation.T + translation
+        z = np.maximum(cam[:, 2:3], 1e-6)
+        return (cam @ self.K.T)[:, :2] / z, cam
+
+    def view(self, rotation: np.ndarray, translation: np.ndarray) -> View:
+        key = rotation.tobytes() + translation.tobytes()
+        if (hit := self._views.get(key)) is not None:
+            return hit
+        raster = rasterize(self.model.vertices, self.model.faces, rotation, translation, self.K, self.width, self.height,
+                           cull_back_faces=self.cull)
+        uv, cam = self.project(rotation, translation, self.points)
+        cols, rows = np.rint(uv[:, 0]).astype(np.int64), np.rint(uv[:, 1]).astype(np.int64)
+        inside = (cols >= 0) & (cols < self.width) & (rows >= 0) & (rows < self.height) & (cam[:, 2] > 0)
+        seen = raster.depth[np.clip(rows, 0, self.height - 1), np.clip(cols, 0, self.width - 1)]
+        ray = cam / np.maximum(np.linalg.norm(cam, axis=1, keepdims=True), 1e-12)
+        facing = -((self.normals @ rotation.T) * ray).sum(1)
+        visible = inside & (seen > 0) & (np.abs(seen - cam[:, 2]) <= 0.01 + 0.01 * cam[:, 2]) & (facing > 0)
+        view = View(rotation, translation, raster, visible, facing)
+        if len(self._views) > 64:
+            self._views.clear()
+        self._views[key] = view
+        return view
+
+    def region_of_interest(self, poses: list[tuple[np.ndarray, np.ndarray]], margin: int) -> tuple[int, int, int, int]:
+        """(x0, x1, y0, y1): the bounding box of the mesh posed at ``poses``, grown by ``margin`` pixels and
+        a quarter of its own size on each side, clipped to the image."""
+        cols, rows = [], []
+        for rotation, translation in poses:
+            uv, cam = self.project(rotation, translation, self.model.vertices)
+            uv = uv[cam[:, 2] > 1e-3]
+            if len(uv):
+                cols += [uv[:, 0].min(), uv[:, 0].max()]
+                rows += [uv[:, 1].min(), uv[:, 1].max()]
+        if not cols:
+            return 0, self.width, 0, self.height
+        grow_x = margin + 0.25 * (max(cols) - min(cols))
+        grow_y = margin + 0.25 * (max(rows) - min(rows))
+        x0, x1 = int(np.floor(min(cols) - grow_x)), int(np.ceil(max(cols) + grow_x)) + 1
+        y0, y1 = int(np.floor(min(rows) - grow_y)), int(np.ceil(max(rows) + grow_y)) + 1
+        return max(x0, 0), min(x1, self.width), max(y0, 0), min(y1, self.height)
+
+    def new_frame(self) -> None:
+        """Forget the posed views of the previous frame."""
+        self._views.clear()
+
+    def contour(self, view: View) -> tuple[np.ndarray, np.ndarray]:
+        """Object points (N, 3) on the silhouette (boundary pixels of the raster) and outward image normals."""
+        import cv2
+
+        mask = view.raster.mask.astype(np.uint8)
+        rows, cols = np.nonzero(mask - cv2.erode(mask, np.ones((3, 3), np.uint8)))
+        if rows.size == 0:
+            return np.zeros((0, 3)), np.zeros((0, 2))
+        smooth = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 1.0)
+        normal = -np.stack([cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3)[rows, cols],
+                            cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3)[rows, cols]], axis=1)
+        length = np.linalg.norm(normal, axis=1)
+        ok = length > 1e-6
+        points = view.raster.object_points(self.model.vertices, self.model.faces, rows[ok], cols[ok])
+        return points, normal[ok] / length[ok, None]
+
+    # ---------------------------------------------------------------- evidence
+    def add_keyframe(self, evidence: FrameEvidence, rotation: np.ndarray, translation: np.ndarray,
+                     anchor: bool = False) -> None:
+        uv, _ = self.project(rotation, translation, self.points)
+        self.appearance.add_keyframe(evidence, self.view(rotation, translation), uv, self.cfg.min_facing, anchor)
+
+    def needs_keyframe(self, rotation: np.ndarray) -> bool:
+        from benchmark.metrics.pose import geodesic_deg
+
+        last = self.appearance.last_rotation
+        return last is None or float(geodesic_deg(rotation, last)) > self.cfg.keyframe_every_deg
+
+    def region_energy(self, evidence: FrameEvidence, rotation: np.ndarray, translation: np.ndarray) -> float:
+        """Minus the summed object/background log-likelihood ratio over the pixels the posed mesh covers."""
+        return -float(evidence.llr[self.view(rotation, translation).raster.mask].sum())
+
+    def region_support(self, evidence: FrameEvidence, rotation: np.ndarray, translation: np.ndarray) -> tuple[float, int]:
+        """Mean log-likelihood ratio over the covered pixels (how object-like the posed silhouette's
+        pixels look) and their number."""
+        mask = self.view(rotation, translation).raster.mask
+        count = int(mask.sum())
+        return (float(evidence.llr[mask].mean()) if count else -self.cfg.likelihood_clip), count
+
+    def visible_coloured(self, rotation: np.ndarray, translation: np.ndarray) -> int:
+        return int((self.view(rotation, translation).visible & self.appearance.recent_ok).sum())
+
+    def _boundary_targets(self, evidence: FrameEvidence, view: View):
+        """Contour points, their outward normals, target pixels on the likeliest boundary and weights."""
+        points, normal = self.contour(view)
+        if len(points) == 0:
+            return None
+        cfg = self.cfg
+        L = cfg.line_half_length
+        uv, _ = self.project(view.rotation, view.translation, points)
+        steps = np.arange(-L, L + 1, dtype=np.float32)
+        line = uv[:, None, :] + steps[None, :, None] * normal[:, None, :]
+        values = _sample(evidence.llr, line, border=-cfg.likelihood_clip)
+        covered = _sample(view.raster.mask.astype(np.float32), line, border=0.0) > 0.5
+        # inner samples count while they stay on this part of the posed object, outer ones while off it
+        inner = np.cumprod(covered[:, L::-1], axis=1)[:, ::-1].astype(bool)
+        outer = np.cumprod(~covered[:, L + 1:], axis=1).astype(bool)
+        values = np.where(np.concatenate([inner, outer], axis=1), values, 0.0)
+        cumulative = np.concatenate([np.zeros((len(values), 1), np.float32), np.cumsum(values, axis=1)], axis=1)
+        energy = cumulative - (cumulative[:, -1:] - cumulative)  # object before the boundary, background after
+        j = np.argmax(energy, axis=1)
+        n = np.arange(len(values))
+        edge = steps[0] - 0.5 + j
+        left, right = np.clip(j - 1, 0, 2 * L), np.clip(j, 0, 2 * L)
+        a, b = values[n, left], values[n, right]
+        crossing = (j > 0) & (j <= 2 * L) & (a > 0) & (b < 0)
+        edge = np.where(crossing, steps[left] + a / np.where(crossing, a - b, 1.0), edge)
+        index = np.arange(2 * L + 1)[None, :]
+        w = cfg.contrast_window
+        inside_win = (index < j[:, None]) & (index >= j[:, None] - w)
+        outside_win = (index >= j[:, None]) & (index < j[:, None] + w)
+        mean_in = (values * inside_win).sum(1) / np.maximum(inside_win.sum(1), 1)
+        mean_out = (values * outside_win).sum(1) / np.maximum(outside_win.sum(1), 1)
+        contrast = np.minimum(mean_in, -mean_out) * (inside_win.sum(1) > 0) * (outside_win.sum(1) > 0)
+        weight = np.clip(contrast / cfg.contrast_scale, 0.0, 1.0) ** 2
+        # the contour pixel's centre lies half a pixel inside the silhouette's edge
+        target = uv + (edge - 0.5)[:, None] * normal
+        return points, normal, target, weight
+
+    # ---------------------------------------------------------------- refinement
+    def _photometric_terms(self, view: View, anchor: bool = True):
+        """The appearance term's data: (indices of the points used, per level the target colour of each
+        residual row (R, 3), which of those points each row belongs to (R,), and each row's weight (R,)).
+        Rows compare with the latest key frame's colours (weight 1 in total) and with frame 0's
+        (``anchor_weight`` in total), over the visible points that have them, each set thinned evenly to
+        at most ``max_photometric_points``."""
+        app, cfg = self.appearance, self.cfg
+        sets = [(app.recent, view.visible & app.recent_ok, 1.0)]
+        if cfg.anchor_weight and anchor:
+            sets.append((app.anchor, view.visible & app.anchor_ok, cfg.anchor_weight))
+        chosen = []
+        for colours, use, weight in sets:
+            index = np.flatnonzero(use)
+            if len(index) > cfg.max_photometric_points:
+                index = index[np.linspace(0, len(index) - 1, cfg.max_photometric_points).astype(int)]
+            if len(index):
+                chosen.append((colours, index, weight))
+        if not chosen:
+            return None
+        points = np.unique(np.concatenate([index for _, index, _ in chosen]))
+        rows = np.concatenate([np.searchsorted(points, index) for _, index, _ in chosen])
+        targets = np.concatenate([colours[:, index] for colours, index, _ in chosen], axis=1)
+        # each set weighs ``weight`` in total, spread over its rows and their 3 channels
+        weights = np.concatenate([np.full(len(index), weight / (3 * len(index))) for _, index, weight in chosen])
+        return points, targets, rows, weights
+
+    def _cost(self, rotation, translation, level, evidence, photometric, boundary, tracks, prior_t, want_jacobian):
+        cfg = self.cfg
+        cost, H, g = 0.0, np.zeros((6, 6)), np.zeros(6)
+        if cfg.translation_prior:
+            d = translation - prior_t
+            cost += 0.5 * cfg.translation_prior * float(d @ d)
+            H[:3, :3] += cfg.translation_prior * np.eye(3)
+            g[:3] += cfg.translation_prior * d
+        image, gx, gy = evidence.levels[level]
+        if photometric is not None:
+            points, targets, rows, weights = photometric
+            uv, cam = self.project(rotation, translation, self.points[points])
+            r = (_sample(image, uv)[rows] - targets[level]).reshape(-1)
+            rho, w = _huber(np.abs(r), cfg.photometric_huber)
+            w_rows = np.repeat(weights, 3)
+            cost += float((w_rows * rho).sum())
+            if want_jacobian:
+                Juv = _projection_jacobian(self.K, cam, translation)
+                J = (_sample(gx, uv)[:, :, None] * Juv[:, None, 0, :]
+                     + _sample(gy, uv)[:, :, None] * Juv[:, None, 1, :])[rows].reshape(-1, 6)
+                Jw = J * (w_rows * w)[:, None]
+                H += Jw.T @ J
+                g += Jw.T @ r
+        for points, normal, target, weight, huber, total in (boundary, tracks):
+            if points is None or len(points) == 0:
+                continue
+            uv, cam = self.project(rotation, translation, points)
+            if normal is None:
+                r = (uv - target).reshape(-1)
+                rep = 2
+            else:
+                r = ((uv - target) * normal).sum(1)
+                rep = 1
+            rho, w = _huber(np.abs(r), huber)
+            ww = np.repeat(weight, rep) * total / max(len(points), 1)
+            cost += float((ww * rho).sum())
+            if want_jacobian:
+                Juv = _projection_jacobian(self.K, cam, translation)
+                J = Juv.reshape(-1, 6) if normal is None else normal[:, 0:1] * Juv[:, 0] + normal[:, 1:2] * Juv[:, 1]
+                Jw = J * (ww * w)[:, None]
+                H += Jw.T @ J
+                g += Jw.T @ r
+        return cost, H, g
+
+    def refine(self, evidence: FrameEvidence, rotation: np.ndarray, translation: np.ndarray,
+               levels: tuple[int, ...] | None = None, tracks: tuple[np.ndarray, np.ndarray] | None = None,
+               iterations: tuple[int, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Levenberg-Marquardt from (R, t) on the appearance, silhouette and track terms; ``tracks`` are
+        (object points (N, 3), tracked pixels (N, 2)) of this frame."""
+        cfg = self.cfg
+        prior_t = translation.copy()
+        levels = tuple(range(len(cfg.blur_sigmas))) if levels is None else levels
+        iterations = iterations or cfg.iterations
+        none = (None, None, None, None, 0.0, 0.0)
+        track_term = none if tracks is None or len(tracks[0]) == 0 else (
+            tracks[0], None, tracks[1], np.ones(len(tracks[0])), cfg.track_huber_px, cfg.track_weight * 64.0)
+        targets = None  # (R, t) the visibility, colours and boundary targets were derived at, and those terms
+        for level in levels:
+            for outer in range(cfg.outer_iterations):
+                if targets is not None and _close(targets[0], targets[1], rotation, translation):
+                    if outer:
+                        break  # the last pass hardly moved: new targets would be the same
+                else:
+                    view = self.view(rotation, translation)
+                    boundary = none
+                    if cfg.line_weight:
+                        found = self._boundary_targets(evidence, view)
+                        if found is not None:
+                            boundary = (*found, 1.5, cfg.line_weight * 64.0)
+                    targets = (rotation, translation, self._photometric_terms(view), boundary)
+                photometric, boundary = targets[2], targets[3]
+                args = (level, evidence, photometric, boundary, track_term, prior_t)
+                cost, H, g = self._cost(rotation, translation, *args, True)
+                damping = 1e-3
+                for _ in range(iterations[min(level, len(iterations) - 1)]):
+                    try:
+                        dx = -np.linalg.solve(H + damping * (np.diag(np.diag(H)) + 1e-9 * np.eye(6)), g)
+                    except np.linalg.LinAlgError:
+                        break
+                    r_new, t_new = rodrigues(dx[3:]) @ rotation, translation + dx[:3]
+                    new = self._cost(r_new, t_new, *args, True)
+                    small = np.abs(dx[3:]).max() < STEP_TOLERANCE_RAD and np.abs(dx[:3]).max() < STEP_TOLERANCE_M
+                    if new[0] < cost:
+                        rotation, translation, damping = r_new, t_new, max(damping / 3.0, 1e-6)
+                        cost, H, g = new
+                    else:
+                        damping *= 8.0
+                    if small:
+                        break  # converged (or a tiny step that did not help)
+        return rotation, translation
+
+    def photometric_cost(self, evidence: FrameEvidence, rotation: np.ndarray, translation: np.ndarray,
+                         anchor: bool = True) -> float:
+        """Appearance cost at the coarsest level (comparable between hypotheses of one frame); without
+        ``anchor``, against the latest key frame's colours only."""
+        photometric = self._photometric_terms(self.view(rotation, translation), anchor)
+        none = (None, None, None, None, 0.0, 0.0)
+        return self._cost(rotation, translation, 0, evidence, photometric, none, none, translation, False)[0]
