@@ -56,6 +56,7 @@ class PoseFitConfig:
     contrast_window: int = 3  # pixels on each side of a boundary that must be classified clearly
     contrast_scale: float = 2.0
     translation_prior: float = 400.0  # per squared metre of translation away from the starting estimate
+    floor_height_prior: float = 400.0  # per squared metre of the object's centre leaving its frame-0 height
     track_weight: float = 0.0  # weight of tracked points as a reprojection term (0: tracks only propose poses)
     track_huber_px: float = 2.0
 
@@ -238,8 +239,16 @@ class ModelFitter:
         self.model, self.K, self.width, self.height, self.cfg = model, np.asarray(K, float), width, height, cfg
         self.points, self.normals, _ = model.surface_samples(cfg.surface_points, seed=0)
         self.cull = model.cull_back_faces
+        self.floor: tuple[np.ndarray, np.ndarray, float] | None = None  # (normal, point, height), camera frame
         self.appearance = Appearance(len(self.points), len(cfg.blur_sigmas))
         self._views: dict[bytes, View] = {}
+
+    def set_floor(self, world_to_camera: np.ndarray, pose0: np.ndarray) -> None:
+        """The floor (the world's z = 0 plane) seen by the static frame-0 camera, and the object's frame-0
+        height above it, for the floor-height prior."""
+        normal = world_to_camera[:3, :3] @ np.array([0.0, 0.0, 1.0])
+        point = world_to_camera[:3, 3]
+        self.floor = (normal, point, float(normal @ (pose0[:3, 3] - point)))
 
     # ---------------------------------------------------------------- geometry
     def project(self, rotation: np.ndarray, translation: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -402,6 +411,13 @@ class ModelFitter:
             cost += 0.5 * cfg.translation_prior * float(d @ d)
             H[:3, :3] += cfg.translation_prior * np.eye(3)
             g[:3] += cfg.translation_prior * d
+        if self.floor is not None and cfg.floor_height_prior:
+            # the object's centre stays at its frame-0 height above the floor (weakly)
+            normal, point, height = self.floor
+            r = float(normal @ (translation - point)) - height
+            cost += 0.5 * cfg.floor_height_prior * r * r
+            H[:3, :3] += cfg.floor_height_prior * np.outer(normal, normal)
+            g[:3] += cfg.floor_height_prior * r * normal
         image, gx, gy = evidence.levels[level]
         if photometric is not None:
             points, targets, rows, weights = photometric

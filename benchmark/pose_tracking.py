@@ -38,7 +38,7 @@ SEED_COLOUR_TOLERANCE = 1.5  # times the photometric Huber threshold: largest co
 class PoseTrackingConfig:
     fit: PoseFitConfig = field(default_factory=PoseFitConfig)
     hypothesis_angles_deg: tuple[float, ...] = (-40.0, -20.0, 20.0, 40.0)
-    region_weight: float = 0.05  # weight of the region term when hypotheses are compared
+    region_weight: float = 0.2  # weight of the region term when hypotheses are compared
     track_points: int = 64  # points seeded for the point tracker
     min_surviving: float = 0.3  # re-seed once fewer than this share of the seeded points survive
     min_support: float = -1.0  # mean object/background log-likelihood over the fitted silhouette
@@ -58,6 +58,7 @@ class PoseInputs:
     pose0: np.ndarray  # (4, 4) object-to-camera at frame 0
     mask0: np.ndarray  # (H, W) bool, the object at frame 0
     model: ObjectModel
+    camera0: np.ndarray | None = None  # (4, 4) world-to-camera at frame 0: where the floor (z = 0) is
 
 
 @dataclass
@@ -120,6 +121,8 @@ def track_poses(tracker, frames: np.ndarray, inputs: PoseInputs, config: PoseTra
     frames, K, mask0 = working_resolution(frames, inputs.K, inputs.mask0, config.max_object_pixels)
     T, height, width = frames.shape[:3]
     fitter = ModelFitter(inputs.model, K, width, height, cfg)
+    if inputs.camera0 is not None:
+        fitter.set_floor(inputs.camera0, inputs.pose0)
     background = Background(frames, mask0)
     colours = object_colours(frames[0], mask0, cfg.colour_clusters)
     rot = np.tile(np.eye(3), (T, 1, 1))
@@ -131,8 +134,7 @@ def track_poses(tracker, frames: np.ndarray, inputs: PoseInputs, config: PoseTra
     fitter.add_keyframe(evidence, rot[0], trans[0], anchor=True)
     segment, trusted = _reseed(tracker, frames, fitter, evidence, 0, rot[0], trans[0], config)
     threshold = pnp_threshold_px(width, height)
-    # silhouette support of the fitted frames, from frame 0 with its given pose on
-    history: list[float] = [fitter.region_support(evidence, rot[0], trans[0])[0]]
+    history: list[float] = []  # silhouette support of the fitted frames (frame 1, without a velocity, searches)
     for k in range(1, T):
         fitter.new_frame()
         r_prev, t_prev = rot[k - 1], trans[k - 1]
@@ -175,12 +177,11 @@ def _best_hypothesis(fitter: ModelFitter, evidence: FrameEvidence, config: PoseT
                 + config.region_weight * fitter.region_energy(evidence, pose[0], pose[1]))
 
     best = fit(predicted)
-    speed = float(geodesic_deg(predicted[0], previous[0]))
-    if not config.always_search and last_support is not None and speed <= config.search_speed_deg:
+    if not config.always_search and last_support is not None \
+            and float(geodesic_deg(predicted[0], previous[0])) <= config.search_speed_deg:
         support = fitter.region_support(evidence, best[0], best[1])[0]
-        # without a velocity yet (frame 1) the fit moves by the whole first turn: a slow one is accepted
-        moved_limit = config.search_moved_deg if speed > 0 else config.search_speed_deg
-        if support >= last_support - config.search_support_drop and float(geodesic_deg(best[0], predicted[0])) <= moved_limit:
+        if (support >= last_support - config.search_support_drop
+                and float(geodesic_deg(best[0], predicted[0])) <= config.search_moved_deg):
             return best
     up = previous[0][:, 2]
     hypotheses = [previous] + [(rodrigues(up * np.radians(a)) @ predicted[0], predicted[1])

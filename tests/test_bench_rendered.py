@@ -56,4 +56,6 @@ def test_demo_writes_what_it_reports(demo):
     assert json.loads((out / "demo_summary.json").read_text())["suite"] == summary["suite"]
     manifest = json.loads((out / "suite" / "suite.json").read_text())
     families = [s["family"] for s in manifest["samples"]]
-    assert families.count("line") == 2 and all(s["rotational"] == (s["family"] != "line") for s in manifest["samples"])
+    # the demo's turning families, then the translation-only control (a quarter of the samples)
+    assert families == ["figure_eight", "half_circle", "s_curve", "line"]
+    assert all(s["rotational"] == (s["family"] != "line") for s in manifest["samples"])

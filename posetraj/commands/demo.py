@@ -17,10 +17,14 @@ from pathlib import Path
 from common.atomic import write_json_atomic
 
 BASELINE_MODELS = ("oracle", "static", "translate")
+# the suite's turning families (each at least 3 times at the default 12 clips) and its share of the
+# translation-only control: 9 turning clips and 3 controls
+DEMO_FAMILIES = ("figure_eight", "half_circle", "s_curve")
+DEMO_CONTROL_SHARE = 0.25
 
 
-def run_demo(out_dir: str | Path, *, num_samples: int = 8, width: int = 288, height: int = 192,
-             num_frames: int = 48, samples_per_pixel: int = 4, seed: int = 0, tracker: str | None = None,
+def run_demo(out_dir: str | Path, *, num_samples: int = 12, width: int = 288, height: int = 192,
+             num_frames: int = 32, samples_per_pixel: int = 4, seed: int = 0, tracker: str | None = None,
              tracker_options: dict | None = None, progress: bool = True, print_summary: bool = True,
              train_steps: int = 30) -> dict:
     """Render (or reuse) the suite's clips under ``out_dir/renders``, build ``out_dir/suite``, score the
@@ -34,7 +38,8 @@ def run_demo(out_dir: str | Path, *, num_samples: int = 8, width: int = 288, hei
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     config = SynthSuiteConfig(num_samples=num_samples, seed=seed, width=width, height=height, num_frames=num_frames,
-                              samples_per_pixel=samples_per_pixel, name="posetraj-synth-demo")
+                              samples_per_pixel=samples_per_pixel, name="posetraj-synth-demo",
+                              rotational_families=DEMO_FAMILIES, control_share=DEMO_CONTROL_SHARE)
 
     suite = build_synth_suite(out / "suite", config, render_root=out / "renders", overwrite=True, progress=progress)
     render_s = time.perf_counter() - started
@@ -51,7 +56,7 @@ def run_demo(out_dir: str | Path, *, num_samples: int = 8, width: int = 288, hei
                                              tracker_options=tracker_options, progress=progress)
     board = write_leaderboard([out / "results" / m for m in results], out / "leaderboard",
                               title="posetraj benchmark demo (built-in assets)")
-    headline = ("objmc", "ade", "rotation_error_deg", "heading_error_deg", "rotation_error_abs_deg", "psnr")
+    headline = ("objmc", "ade", "rotation_error_deg", "heading_error_deg", "pose_fail_rate", "psnr")
     summary = {
         "suite": suite.describe(),
         "suite_config": asdict(config),
@@ -82,16 +87,11 @@ def format_summary(summary: dict) -> str:
         f"(rotational families and the translation-only control, built-in assets) at {summary['suite']['path']}",
         f"  rendered clips: {summary['renders']}",
         f"  tracker: {summary['tracker'].get('tracker')} (weights sha256: {summary['tracker'].get('weights_sha256')})",
-        "  model            ObjMC px   ADE px   rot err ° (rotational)   rot err vs 3D GT °   failed",
     ]
-    for model, groups in summary["metrics"].items():
-        o, r = groups["overall"], groups["rotational"]
+    from benchmark.leaderboard import load_results, summary_table
 
-        def f(v):
-            return "     –" if v is None else f"{v:8.2f}"
-
-        lines.append(f"  {model:<14} {f(o.get('objmc'))}  {f(o.get('ade'))}   {f(r.get('rotation_error_deg'))}"
-                     f"                 {f(r.get('rotation_error_abs_deg'))}        {summary['failed_samples'][model]}")
+    # the leaderboard's columns, groups and labels (pose errors against the 3D ground truth)
+    lines += ["  " + line for line in summary_table([load_results(path) for path in summary["results"].values()])]
     lines += [
         *([model_note(summary["training"])] if summary.get("training") else []),
         f"  per-sample results: {', '.join(summary['results'].values())} (samples.parquet, summary.json)",
@@ -107,8 +107,8 @@ def format_summary(summary: dict) -> str:
 def build_parser(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder")
-    parser.add_argument("--clips", type=int, default=8, help="clips to render (= benchmark samples)")
-    parser.add_argument("--frames", type=int, default=48, help="frames per clip")
+    parser.add_argument("--clips", type=int, default=12, help="clips to render (= benchmark samples)")
+    parser.add_argument("--frames", type=int, default=32, help="frames per clip")
     parser.add_argument("--width", type=int, default=288, help="frame width (even)")
     parser.add_argument("--height", type=int, default=192, help="frame height (even)")
     parser.add_argument("--samples", type=int, default=4, help="Cycles samples per pixel")
