@@ -1,5 +1,8 @@
 """Tiny random SVD components (same classes and layout as the real model, a few MB) for tests.
 
+Two statistics are set to those of a trained model so that tiny training runs can learn content: the VAE's
+posterior is narrow (``narrow_posterior``) and its scaling factor brings latents to about unit spread.
+
 ``tiny_svd_components`` builds UNet, temporal VAE, CLIP image encoder, feature extractor and the
 real SVD scheduler config; ``write_tiny_svd`` saves them in diffusers' layout, loadable with
 ``StableVideoDiffusionPipeline.from_pretrained`` or ``PoseTrajPipeline.from_svd``.
@@ -37,8 +40,12 @@ TINY_UNET_CONFIG: dict[str, Any] = {
 TINY_VAE_CONFIG: dict[str, Any] = {
     "in_channels": 3, "out_channels": 3, "down_block_types": ("DownEncoderBlock2D",) * 4,
     "block_out_channels": (32, 32, 64, 64), "layers_per_block": 1, "latent_channels": 4,
-    "sample_size": 64, "scaling_factor": 0.18215, "force_upcast": True,
+    # SVD's 0.18215 scales its VAE's latents to about unit spread; this random VAE's latent means of rendered
+    # frames spread about 0.27, so 3.0 does the same for it
+    "sample_size": 64, "scaling_factor": 3.0, "force_upcast": True,
 }
+#: log-variance of the tiny VAE's posterior (std 0.0025), see ``narrow_posterior``
+TINY_VAE_LOG_VARIANCE = -12.0
 
 
 def svd_feature_extractor():
@@ -52,6 +59,20 @@ def svd_feature_extractor():
     )
 
 
+def narrow_posterior(vae, log_variance: float = TINY_VAE_LOG_VARIANCE):
+    """Give a random VAE the narrow posterior of a trained one: constant log-variance outputs.
+
+    A trained VAE's posterior std is far below the spread of its means; a random one's is about 1, four
+    times its means' spread, so latents sampled for training would be mostly noise and no content (an object's
+    motion, a trajectory) could be learned from them. ``latent_dist.mode()`` (the pipeline's image latents)
+    is unchanged."""
+    channels = vae.config.latent_channels
+    with torch.no_grad():
+        vae.quant_conv.weight[channels:] = 0.0
+        vae.quant_conv.bias[channels:] = log_variance
+    return vae
+
+
 def tiny_svd_components(num_frames: int = 8, seed: int = 0) -> dict[str, Any]:
     """The five SVD components, random and tiny, each built after a fixed seed."""
     from diffusers import AutoencoderKLTemporalDecoder, EulerDiscreteScheduler, UNetSpatioTemporalConditionModel
@@ -60,7 +81,7 @@ def tiny_svd_components(num_frames: int = 8, seed: int = 0) -> dict[str, Any]:
     torch.manual_seed(seed)
     unet = UNetSpatioTemporalConditionModel(num_frames=num_frames, **TINY_UNET_CONFIG)
     torch.manual_seed(seed + 1)
-    vae = AutoencoderKLTemporalDecoder(**TINY_VAE_CONFIG)
+    vae = narrow_posterior(AutoencoderKLTemporalDecoder(**TINY_VAE_CONFIG))
     torch.manual_seed(seed + 2)
     image_encoder = CLIPVisionModelWithProjection(
         CLIPVisionConfig(
