@@ -199,6 +199,40 @@ def test_per_sample_losses_do_not_depend_on_the_batch_and_the_single_frame_loss_
     torch.testing.assert_close(batched.total, batched.main + 0.5 * batched.single_frame)
 
 
+def test_block_checkpointing_leaves_losses_and_gradients_unchanged():
+    import copy
+
+    from posetraj.models.controlnet import TrajControlNetModel
+    from posetraj.models.unet import ResidualUNet
+    from posetraj.tiny import tiny_svd_components
+    from posetraj.training.checkpointing import checkpoint_blocks
+    from posetraj.training.objective import SampleDraws, edm_loss
+
+    base_unet = tiny_svd_components(num_frames=F)["unet"].requires_grad_(False)
+    torch.manual_seed(0)
+    base = TrajControlNetModel.from_unet(base_unet)
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for conv in [*base.controlnet_down_blocks, base.controlnet_mid_block, base.controlnet_cond_embedding.conv_out]:
+            conv.weight.copy_(torch.randn(conv.weight.shape, generator=g) * 0.05)
+    config = ObjectiveConfig(single_frame_loss_weight=0.5)
+    results = []
+    for mode in ("none", "nested"):
+        unet, controlnet = copy.deepcopy(base_unet), copy.deepcopy(base).train()
+        if mode == "nested":  # diffusers' checkpointing inside block-level checkpointing
+            controlnet.enable_gradient_checkpointing()
+            unet.enable_gradient_checkpointing()
+            assert checkpoint_blocks(controlnet) == 3 and checkpoint_blocks(unet) == 5
+        wrapper = ResidualUNet(unet)
+        draws = SampleDraws.draw([torch.Generator().manual_seed(i) for i in range(2)], (F, 4, 8, 8), config)
+        loss = edm_loss(controlnet, wrapper, *_inputs(2, seed=4).values(), draws, config)
+        loss.total.backward()
+        results.append((float(loss.total.detach()), {n: p.grad.clone() for n, p in controlnet.named_parameters()}))
+    assert results[0][0] == pytest.approx(results[1][0], rel=1e-6)
+    for name, grad in results[0][1].items():
+        torch.testing.assert_close(grad, results[1][1][name], rtol=1e-4, atol=1e-7)
+
+
 # ------------------------------------------------------------------------------------------------
 # Rendered clips
 # ------------------------------------------------------------------------------------------------

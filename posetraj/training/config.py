@@ -110,7 +110,8 @@ class LoopConfig:
     max_steps: int = 60000  # optimiser steps in total
     session_steps: int = 0  # stop (with a checkpoint) after this many steps in this run; 0: no limit
     mixed_precision: str = "fp16"  # no | fp16 | bf16 (frozen models in that dtype, ControlNet fp32)
-    gradient_checkpointing: bool = True
+    gradient_checkpointing: bool = True  # diffusers' checkpointing of the ControlNet and the frozen UNet
+    block_checkpointing: bool = False  # also every whole down/mid/up block (checkpointing.py): SVD-XT sizes
     ema: bool = False
     ema_decay: float = 0.9999
     checkpoint_every: int = 2000

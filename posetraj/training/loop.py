@@ -222,6 +222,11 @@ def train(config: TrainConfig, *, progress: bool = True, frozen: FrozenModels | 
     controlnet = build_controlnet(config.model, o, frozen.unet).to(device)
     if t.gradient_checkpointing:
         controlnet.enable_gradient_checkpointing()
+    if t.block_checkpointing:
+        from posetraj.training.checkpointing import checkpoint_blocks
+
+        checkpoint_blocks(controlnet)
+        checkpoint_blocks(frozen.unet)
     encoding = controlnet.config.conditioning_encoding
     residual_unet = ResidualUNet(frozen.unet)
     encoders = FrozenEncoders.from_components(frozen.vae, frozen.image_encoder, frozen.feature_extractor)
