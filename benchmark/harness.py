@@ -56,9 +56,12 @@ def code_version() -> str:
     """The posetraj version, plus the git commit of the source tree when it is a checkout ("+dirty" when
     it has uncommitted changes)."""
     import subprocess
+    from importlib.metadata import PackageNotFoundError, version
 
-    from posetraj import __version__
-
+    try:
+        __version__ = version("posetraj")  # the distribution's version: benchmark never imports the model package
+    except PackageNotFoundError:
+        __version__ = "unknown"
     root = Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True,
