@@ -38,7 +38,7 @@ def clips(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("train_clips")
     specs = [make_clip_spec("builtin:duck", "half_circle", seed=1, **TINY),
              make_clip_spec("builtin:truck", "s_curve", seed=2, **TINY),
-             make_clip_spec("builtin:robot", "line", seed=3, camera_mode="orbit", **TINY)]
+             make_clip_spec("builtin:robot", "line", seed=3, camera_mode="orbit", write_png=True, **TINY)]
     report = render_dataset(specs, root, redraws_out_of_frame=3, progress=False, stop_on_failure=True)
     assert len(report.clips) == 3
     return root
@@ -87,7 +87,8 @@ def test_overrides_are_typed_and_bad_keys_are_refused(tmp_path, capsys):
     for override, message in (("data.widht=64", "unknown config key data.widht"),
                               ("data.width=abc", "data.width: expected an integer"),
                               ("data.width=60", "multiples of 8"), ("data.resize=squash", "data.resize"),
-                              ("objective.conditioning_dropout_prob=0.5", "at most 1/3"), ("nonsense", "key=value")):
+                              ("objective.conditioning_dropout_prob=0.5", "at most 1/3"), ("nonsense", "key=value"),
+                              ("train.ema=maybe", "expected true or false")):  # no type=bool surprises
         with pytest.raises(ConfigError, match=message):
             load_config("pose", [override])
     assert main(["train", "--config", "pose", "--print-config", "data.width=64"]) == 0
@@ -283,6 +284,37 @@ def test_stage_one_targets_show_the_box_and_camera_vectors_are_exact(clips):
         moving = np.abs(item["camera"] - item["camera"][:1]).max() > 1e-3
         assert moving == source.name.startswith("robot")  # only the orbit clip's camera moves
         assert not WindowDataset(sources, clean.data)[(index, 9)]["camera"].any()  # no camera module: zeros
+
+
+def test_sampled_trajectories_are_visible_surface_points_nearest_the_centre_and_box_corners():
+    from posetraj.training.trajectory_sampling import sample_surface_trajectories
+
+    T, N = 6, 400
+    rng = np.random.default_rng(0)
+    start_xy = rng.uniform(0, 100, (N, 2))
+    tracks = start_xy[None] + np.arange(T)[:, None, None] * np.array([2.0, 1.0])
+    visible = np.ones((T, N), bool)
+    visible[:, :200] = False  # half of the points are hidden
+    center = np.full((T, 2), 50.0)
+    corners = np.stack([[20, 20], [80, 20], [20, 80], [80, 80], [30, 30], [70, 30], [30, 70], [70, 70]])[None]
+    corners = np.repeat(corners.astype(float), T, 0)
+    counts = set()
+    for seed in range(20):
+        traj = sample_surface_trajectories(tracks, visible, center, corners, (100, 100), 0, T,
+                                           np.random.default_rng(seed), min_points=1, max_points=9)
+        ids = [int(i) for i in traj.ids]
+        counts.add(len(ids))
+        assert all(i >= 200 for i in ids) and traj.visible.all()  # visible points only, shown whole
+        candidates = np.arange(200, N)
+        nearest_centre = candidates[np.argmin(((start_xy[candidates] - 50.0) ** 2).sum(1))]
+        assert ids[0] == nearest_centre  # the object's centre first
+        for i in ids[1:]:  # then the point nearest to one of the corners
+            assert min(np.hypot(*(start_xy[i] - c)) for c in corners[0]) < 12
+        np.testing.assert_allclose(traj.points[0], tracks[:, ids[0]])
+    assert len(counts) > 3 and max(counts) <= 9  # one to many points
+    none = sample_surface_trajectories(tracks, np.zeros((T, N), bool), center, corners, (100, 100), 0, T,
+                                       np.random.default_rng(0))
+    assert none is None
 
 
 def test_fit_moves_trajectories_with_the_image():

@@ -135,7 +135,9 @@ def test_resume_reaches_the_weights_of_an_uninterrupted_run(tiny, clips, tmp_pat
                  "train.checkpoint_every=2", "train.keep_checkpoints=2", "model.use_camera=true"]
     paths = [clips["duck"], clips["orbit"]]
     whole = train(_config("pose", tiny, tmp_path / "whole", paths, *overrides), progress=False)
-    # a run stopped twice: after 2 steps (session limit) and by a signal after its 4th step, then resumed
+    # a run stopped twice: after 2 steps (session limit) and by a signal after its 4th step, then resumed;
+    # loading in two worker processes changes nothing
+    overrides = [*overrides, "data.num_workers=2"]
     first = train(_config("pose", tiny, tmp_path / "split", paths, *overrides, "train.session_steps=2"), progress=False)
     assert first.status == "paused" and first.controlnet is None
     calls = []
@@ -164,6 +166,23 @@ def build_initial(tiny: Path) -> dict:
     config = load_config("pose", [f"model.svd={tiny}", "model.variant=null"])
     torch.manual_seed(config.train.seed)
     return build_controlnet(config.model, config.objective, FrozenModels.load(config.model, torch.float32).unet).state_dict()
+
+
+def test_gradients_are_clipped_before_every_optimiser_step(tiny, clips, tmp_path, monkeypatch):
+    norms = []
+    step = torch.optim.AdamW.step
+
+    def recording_step(self, *args, **kwargs):
+        grads = [p.grad.norm() for group in self.param_groups for p in group["params"] if p.grad is not None]
+        norms.append(float(torch.linalg.vector_norm(torch.stack(grads))))
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", recording_step)
+    train(_config("pose", tiny, tmp_path / "run", [clips["duck"]], "train.max_steps=3", "optim.max_grad_norm=0.01",
+                  "train.gradient_accumulation_steps=1"), progress=False)
+    logged = [json.loads(line)["train/grad_norm"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert len(norms) == 3 and all(n <= 0.01 * (1 + 1e-4) for n in norms)  # what AdamW saw: clipped
+    assert all(n > 0.01 for n in logged)  # the logged norm is the one before clipping
 
 
 def test_two_processes_reach_the_weights_of_one_process_with_twice_the_batch(tiny, clips, tmp_path):
@@ -339,7 +358,8 @@ def test_cli_validation_logs_and_sigterm(tiny, clips, tmp_path):
     command = [sys.executable, "-m", "posetraj", "train", "--config", "pose", "--no-progress", *RUN,
                f"model.svd={tiny}", f"data.paths=[{data}]", f"output_dir={tmp_path / 'run'}",
                f"validation.suite={suite.path}", "validation.every=2", "train.max_steps=2",
-               "train.gradient_accumulation_steps=1", "validation.tracker=lk"]
+               "train.gradient_accumulation_steps=1", "validation.tracker=lk",
+               "train.mixed_precision=bf16", "train.gradient_checkpointing=true"]  # CPU autocast in bf16
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "completed: step 2/2" in done.stdout and "1 malformed sample skipped" in done.stdout

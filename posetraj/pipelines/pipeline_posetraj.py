@@ -96,6 +96,12 @@ class PoseTrajPipeline(StableVideoDiffusionPipeline):
             raise ValueError(f"trajectory conditioning must have shape {expected}, got {tuple(cond.shape)}")
         return cond
 
+    def _encode_image(self, image, device, num_videos_per_prompt, do_classifier_free_guidance):
+        """SVD's CLIP image embedding, outside any autocast: its preprocessing hands a tensor to the feature
+        extractor's numpy conversion, which has no bfloat16 (the trainer's validation runs under autocast)."""
+        with torch.autocast(device_type=torch.device(device).type, enabled=False):
+            return super()._encode_image(image, device, num_videos_per_prompt, do_classifier_free_guidance)
+
     @torch.no_grad()
     def __call__(
         self,

@@ -216,6 +216,11 @@ def train(config: TrainConfig, *, progress: bool = True, frozen: FrozenModels | 
     check_disjoint(sources, d.exclude_suites)
 
     weight_dtype = DTYPES[t.mixed_precision]
+    if device.type == "cpu":
+        # CPU autocast runs group_norm in float32, and its CPU kernel refuses lower-precision parameters beside
+        # a float32 input: the frozen models keep float32 weights there (convolutions and matmuls still run
+        # in bf16 under autocast)
+        weight_dtype = torch.float32
     frozen = frozen or FrozenModels.load(config.model, weight_dtype)
     frozen.prepare(device, weight_dtype, t.gradient_checkpointing)
     set_seed(t.seed)  # the new layers' initialisation (the trajectory encoder's convs) depends on it
