@@ -35,6 +35,7 @@ def write_perturbed_oracle(suite, out_dir: str | Path, noise_sigma: float = 3.0,
         if frames is None:
             continue
         seed = int.from_bytes(hashlib.sha256(sample.id.encode()).digest()[:4], "little")
-        write_mp4(out / f"{sample.id}.mp4", perturb_frames(frames, noise_sigma, blur, seed), sample.fps, crf=crf)
+        # one encoder thread: the same bytes on every run
+        write_mp4(out / f"{sample.id}.mp4", perturb_frames(frames, noise_sigma, blur, seed), sample.fps, crf=crf, threads=1)
         sample.release()
     return out

@@ -38,7 +38,7 @@ SEED_COLOUR_TOLERANCE = 1.5  # times the photometric Huber threshold: largest co
 class PoseTrackingConfig:
     fit: PoseFitConfig = field(default_factory=PoseFitConfig)
     hypothesis_angles_deg: tuple[float, ...] = (-40.0, -20.0, 20.0, 40.0)
-    region_weight: float = 0.2  # weight of the region term when hypotheses are compared
+    region_weight: float = 0.05  # weight of the region term when hypotheses are compared
     track_points: int = 64  # points seeded for the point tracker
     min_surviving: float = 0.3  # re-seed once fewer than this share of the seeded points survive
     min_support: float = -1.0  # mean object/background log-likelihood over the fitted silhouette

@@ -16,8 +16,9 @@ class VideoDecodeError(ValueError):
     """A video file cannot be decoded or has no frames (the message names the file)."""
 
 
-def write_video(path: Path, frames: np.ndarray, fps: float, crf: int = 17) -> None:
-    """Encode (T,H,W,3) uint8 frames as H.264 yuv420p MP4 at ``path`` (even sizes required)."""
+def write_video(path: Path, frames: np.ndarray, fps: float, crf: int = 17, threads: int = 0) -> None:
+    """Encode (T,H,W,3) uint8 frames as H.264 yuv420p MP4 at ``path`` (even sizes required); ``threads``
+    encoder threads (0: x264's choice; 1 gives the same bytes on every run)."""
     import av  # deferred: PyAV is only needed when videos are written or read
 
     frames = np.asarray(frames)
@@ -29,7 +30,7 @@ def write_video(path: Path, frames: np.ndarray, fps: float, crf: int = 17) -> No
     with av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
         stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "medium"}
+        stream.options = {"crf": str(crf), "preset": "medium", **({"threads": str(threads)} if threads else {})}
         for frame in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)
@@ -37,7 +38,7 @@ def write_video(path: Path, frames: np.ndarray, fps: float, crf: int = 17) -> No
             container.mux(packet)
 
 
-def write_mp4(path: str | Path, frames: np.ndarray, fps: float, crf: int = 18) -> Path:
+def write_mp4(path: str | Path, frames: np.ndarray, fps: float, crf: int = 18, threads: int = 0) -> Path:
     """Write (T, H, W, 3) uint8 frames as H.264 yuv420p, atomically (temp file + rename).
 
     yuv420p needs even dimensions: odd ones are padded by repeating the last row/column.
@@ -50,7 +51,8 @@ def write_mp4(path: str | Path, frames: np.ndarray, fps: float, crf: int = 18) -
         frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return write_atomic(path, lambda tmp: write_video(tmp, np.ascontiguousarray(frames), fps, crf=crf), suffix=".mp4")
+    return write_atomic(path, lambda tmp: write_video(tmp, np.ascontiguousarray(frames), fps, crf=crf, threads=threads),
+                        suffix=".mp4")
 
 
 def read_video(path: Path) -> np.ndarray:
