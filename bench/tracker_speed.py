@@ -126,7 +126,6 @@ def main() -> int:
             wall, cpu, (tracks, _) = _timed(run_upstream, args.repeats)
             diff = float(np.abs(tracks[0].float().cpu().numpy() - result.tracks).max())
             report({"tracker": f"{name} (upstream)", "points": count, "wall_s": wall, "cpu_s": cpu, "max_track_diff_px": diff})
-            del upstream
     if args.json:
         payload = {"frames": args.frames, "width": args.width, "height": args.height, "device": args.device,
                    "dtype": args.dtype, "threads": args.threads, "torch": torch.__version__, "rows": rows}
