@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from common.atomic import write_atomic
 
 CACHE_SCHEMA_VERSION = 1
 
@@ -51,16 +51,15 @@ class ArrayCache:
     def put(self, kind: str, key: str, **arrays: np.ndarray) -> Path:
         path = self._path(kind, key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        # a unique temporary name: several harness processes (on several hosts) may share one cache
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.npz", dir=path.parent)
-        try:
+        # a unique temporary name (several harness processes, on several hosts, may share one cache), with
+        # the permissions of any new file so that the other users of a shared cache can read it
+
+        def write(tmp: Path) -> None:
             # stored uncompressed: compressing video frames costs more time than the tracking it saves
-            with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_STORED) as archive:
+            with open(tmp, "wb") as raw, zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_STORED) as archive:
                 for name, array in arrays.items():
                     with archive.open(f"{name}.npy", "w", force_zip64=True) as handle:
                         np.lib.format.write_array(handle, np.asanyarray(array), allow_pickle=False)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+
+        write_atomic(path, write, suffix=".tmp.npz")
         return path

@@ -470,3 +470,34 @@ def test_draganything_protocol_picks_per_video_the_grid_track_nearest_the_entity
     with pytest.raises(ValueError, match="100 x 100 grid"):
         run_benchmark(RunConfig(suite=suite.path, model="static", out=tmp_path / "x", objmc_grid=30,
                                 objmc_protocol="draganything", progress=False), tracker=CountingTracker())
+
+
+def test_cache_entries_are_atomic_and_readable_by_the_other_users_of_a_shared_cache(tmp_path):
+    import os
+    import stat
+
+    from benchmark.cache import ArrayCache
+
+    cache = ArrayCache(tmp_path / "cache")
+    previous = os.umask(0o022)
+    try:
+        path = cache.put("tracks", "ab" * 32, tracks=np.arange(6.0).reshape(2, 3), ok=np.array([True, False]))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # not mkstemp's private 0600
+    hit = cache.get("tracks", "ab" * 32)
+    np.testing.assert_array_equal(hit["tracks"], np.arange(6.0).reshape(2, 3))
+    assert hit["ok"].tolist() == [True, False]
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left behind
+
+    def unwritable():
+        raise ValueError("not an array")
+
+    class Broken:
+        def __array__(self, *args, **kwargs):
+            unwritable()
+
+    with pytest.raises(ValueError):
+        cache.put("tracks", "ab" * 32, tracks=Broken())
+    assert cache.get("tracks", "ab" * 32)["ok"].tolist() == [True, False]  # the entry written before is intact
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
