@@ -16,9 +16,12 @@ class VideoDecodeError(ValueError):
     """A video file cannot be decoded or has no frames (the message names the file)."""
 
 
-def write_video(path: Path, frames: np.ndarray, fps: float, crf: int = 17, threads: int = 0) -> None:
-    """Encode (T,H,W,3) uint8 frames as H.264 yuv420p MP4 at ``path`` (even sizes required); ``threads``
-    encoder threads (0: x264's choice; 1 gives the same bytes on every run)."""
+def write_video(path: Path, frames: np.ndarray, fps: float, crf: int = 17, deterministic: bool = False) -> None:
+    """Encode (T,H,W,3) uint8 frames as H.264 yuv420p MP4 at ``path`` (even sizes required).
+
+    ``deterministic``: the same frames give the same decoded frames on every run (one encoder thread and no
+    macroblock tree; with x264's defaults, even with one thread, they differed by up to ~20 grey levels
+    from run to run)."""
     import av  # deferred: PyAV is only needed when videos are written or read
 
     frames = np.asarray(frames)
@@ -30,7 +33,8 @@ def write_video(path: Path, frames: np.ndarray, fps: float, crf: int = 17, threa
     with av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
         stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "medium", **({"threads": str(threads)} if threads else {})}
+        stream.options = {"crf": str(crf), "preset": "medium",
+                          **({"threads": "1", "x264-params": "mbtree=0"} if deterministic else {})}
         for frame in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)
@@ -38,7 +42,7 @@ def write_video(path: Path, frames: np.ndarray, fps: float, crf: int = 17, threa
             container.mux(packet)
 
 
-def write_mp4(path: str | Path, frames: np.ndarray, fps: float, crf: int = 18, threads: int = 0) -> Path:
+def write_mp4(path: str | Path, frames: np.ndarray, fps: float, crf: int = 18, deterministic: bool = False) -> Path:
     """Write (T, H, W, 3) uint8 frames as H.264 yuv420p, atomically (temp file + rename).
 
     yuv420p needs even dimensions: odd ones are padded by repeating the last row/column.
@@ -51,8 +55,8 @@ def write_mp4(path: str | Path, frames: np.ndarray, fps: float, crf: int = 18, t
         frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return write_atomic(path, lambda tmp: write_video(tmp, np.ascontiguousarray(frames), fps, crf=crf, threads=threads),
-                        suffix=".mp4")
+    return write_atomic(path, lambda tmp: write_video(tmp, np.ascontiguousarray(frames), fps, crf=crf,
+                                                      deterministic=deterministic), suffix=".mp4")
 
 
 def read_video(path: Path) -> np.ndarray:
