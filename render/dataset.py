@@ -206,7 +206,10 @@ def render_dataset(
                 bar.update(1)
     except BaseException:
         if current is not None:
-            write_record(out_root, current.clip_id, "interrupted", clip_id=current.clip_id, worker=worker)
+            # the signal can land after the clip was published and before it was recorded: a complete clip
+            # is recorded ok (a rerun skips it and lists it in the manifest)
+            state = "ok" if is_complete_clip(out_root / current.clip_id) else "interrupted"
+            write_record(out_root, current.clip_id, state, clip_id=current.clip_id, worker=worker)
         raise
     finally:
         bar.close()

@@ -340,8 +340,13 @@ def test_ray_interrupted_mid_clip_cancels_its_tasks(tmp_path: Path) -> None:
     assert re.search(r"ray: +50%.*\b2/4 \[", run.stderr), run.stderr[-2000:]  # the bar counts clips, not shards
     assert run.survivors() == []  # Ray's own processes included
     assert _temp_dirs(out) == []
-    assert set(_complete(out, ids)) == set(ids[:2])
-    assert {_records(out)[c]["state"] for c in ids[2:]} == {"interrupted"}  # each task stopped its clip
+    complete, records = set(_complete(out, ids)), _records(out)
+    assert set(ids[:2]) <= complete
+    # each task stopped its clip; on a loaded machine a clip can be published in the instant the signal
+    # arrives, and then it is complete and recorded ok (never a complete clip recorded as interrupted)
+    for clip_id in ids[2:]:
+        assert records[clip_id]["state"] == ("ok" if clip_id in complete else "interrupted"), records[clip_id]
+    assert len(complete) < len(ids), "the signal landed after every clip was done: nothing was interrupted"
 
 
 BAD_ARGUMENTS = [

@@ -393,3 +393,31 @@ def test_a_clip_published_by_another_worker_meanwhile_is_counted_as_theirs(tmp_p
     assert report.rendered == [] and report.skipped == report.published_elsewhere == [specs[0].clip_id]
     assert json.loads((final / MARKER_NAME).read_text()) == {"written_by": "another worker"}  # theirs is kept
     assert not list(tmp_path.glob(".*.work-*")) and not list(tmp_path.glob(".*.tmp-*"))
+
+
+def test_a_signal_right_after_a_clip_was_published_records_it_ok(tmp_path: Path, monkeypatch) -> None:
+    """The interrupt can land between publishing a clip and recording it (seen on a loaded machine with a
+    Ray run): the complete clip's record then says ok, never interrupted; an unfinished one interrupted."""
+    import render.dataset as dataset
+    from render.live_status import read_record
+
+    specs = plan_clips(["builtin:car"], ["line", "half_circle"], seeds=[0], **TINY)
+
+    def publish_then_interrupt(spec, out_root, renderer, **kwargs):
+        (out_root / spec.clip_id).mkdir()
+        (out_root / spec.clip_id / MARKER_NAME).write_text("{}")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dataset, "render_with_redraws", publish_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        dataset.render_dataset(specs, tmp_path, progress=False)
+    assert read_record(tmp_path, specs[0].clip_id)["state"] == "ok"
+    assert read_record(tmp_path, specs[1].clip_id) is None  # never started
+
+    def interrupt(spec, out_root, renderer, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dataset, "render_with_redraws", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        dataset.render_dataset(specs[1:], tmp_path / "other", progress=False)
+    assert read_record(tmp_path / "other", specs[1].clip_id)["state"] == "interrupted"
