@@ -28,6 +28,7 @@ import numpy as np
 from benchmark.metrics.pose import MIN_PNP_POINTS, geodesic_deg, pnp_threshold_px, solve_pose
 from benchmark.object_model import ObjectModel
 from benchmark.pose_fit import Background, FrameEvidence, ModelFitter, PoseFitConfig, object_colours, rodrigues
+from benchmark.trackers.base import frame0_queries
 
 POSE_TRACKING_VERSION = 2  # bumped whenever the recovered poses change (cache keys)
 SEED_MIN_LIKELIHOOD = 1.0  # object/background log-likelihood ratio a seeded point's pixel must reach
@@ -101,8 +102,7 @@ def seed_points(fitter: ModelFitter, evidence: FrameEvidence, rotation: np.ndarr
 def _track_segment(tracker, frames: np.ndarray, start: int, points: np.ndarray, pixels: np.ndarray) -> _Segment | None:
     if len(points) < MIN_PNP_POINTS or start >= len(frames) - 1:
         return None
-    queries = np.c_[np.zeros(len(pixels)), pixels].astype(np.float32)
-    result = tracker.track(frames[start:], queries)
+    result = tracker.track(frames[start:], frame0_queries(pixels))
     return _Segment(start, points, np.asarray(result.tracks, np.float64), np.ones(len(points), bool)), \
         np.asarray(result.visibility, bool)
 

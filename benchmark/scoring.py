@@ -187,6 +187,7 @@ class Scorer:
         """
         from benchmark.metrics.trajectory import (DRAGANYTHING_GRID, entity_centres, field_grid,
                                                   nearest_grid_tracks)
+        from benchmark.trackers.base import frame0_queries
 
         if self.objmc_protocol == "draganything":
             grid = field_grid(sample.width, sample.height, DRAGANYTHING_GRID)
@@ -197,20 +198,18 @@ class Scorer:
                 # position, so only grid points near a centre can be chosen: track just those
                 near = np.argsort(((grid[None] - centres[:, None]) ** 2).sum(-1), axis=1)[:, :4]
                 grid = grid[np.unique(near)]
-            queries = np.c_[np.zeros(len(grid)), grid].astype(np.float32)
-            return queries, lambda tracks: tracks[:, nearest_grid_tracks(tracks[0], centres)].transpose(1, 0, 2)
+            return frame0_queries(grid), lambda tracks: tracks[:, nearest_grid_tracks(tracks[0], centres)].transpose(
+                1, 0, 2)
         if self.objmc_grid:
-            grid = field_grid(sample.width, sample.height, self.objmc_grid)
-            index = nearest_grid_tracks(grid, cond[:, 0])
+            points = field_grid(sample.width, sample.height, self.objmc_grid)
+            index = nearest_grid_tracks(points, cond[:, 0])
             if self.tracker.independent_queries:
                 # the other grid tracks cannot change the kept ones: track only those
                 kept, index = np.unique(index, return_inverse=True)
-                grid = grid[kept]
-            queries = np.c_[np.zeros(len(grid)), grid].astype(np.float32)
+                points = points[kept]
         else:
-            queries = np.c_[np.zeros(len(cond)), cond[:, 0]].astype(np.float32)
-            index = np.arange(len(cond))
-        return queries, lambda tracks: tracks[:, index].transpose(1, 0, 2)
+            points, index = cond[:, 0], np.arange(len(cond))
+        return frame0_queries(points), lambda tracks: tracks[:, index].transpose(1, 0, 2)
 
     def pose_metrics(self, sample: Sample, frames: np.ndarray, frames_sha: str) -> dict:
         """Pose-alignment metrics of ``frames`` against the sample's 3D ground truth. The poses are

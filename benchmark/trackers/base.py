@@ -59,6 +59,12 @@ def check_video(video: np.ndarray, keep_uint8: bool = False) -> np.ndarray:
     return video.astype(np.float32, copy=False)
 
 
+def frame0_queries(points: np.ndarray) -> np.ndarray:
+    """(N, 3) float32 (t, x, y) queries of (N, 2) pixel positions in frame 0."""
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    return np.c_[np.zeros(len(points)), points].astype(np.float32)
+
+
 def check_queries(queries: np.ndarray, num_frames: int) -> np.ndarray:
     """Validate (N, 3) (t, x, y) queries against the video length; returns float32 with integral t."""
     queries = np.asarray(queries, dtype=np.float64)
