@@ -70,7 +70,7 @@ def rodrigues(w: np.ndarray) -> np.ndarray:
     return np.eye(3) + np.sin(theta) * kx + (1.0 - np.cos(theta)) * (kx @ kx)
 
 
-def _sample(image: np.ndarray, uv: np.ndarray, border: float | None = None) -> np.ndarray:
+def sample_image(image: np.ndarray, uv: np.ndarray, border: float | None = None) -> np.ndarray:
     """Bilinear samples of ``image`` (H, W[, C]) at ``uv`` (..., 2); replicated or constant borders."""
     import cv2
 
@@ -221,7 +221,7 @@ class Appearance:
                      anchor: bool = False) -> None:
         good = view.visible & (view.facing > min_facing)
         for level, (image, _, _) in enumerate(evidence.levels):
-            values = _sample(image, uv[good])
+            values = sample_image(image, uv[good])
             self.recent[level, good] = values
             if anchor:
                 self.anchor[level, good] = values
@@ -349,8 +349,8 @@ class ModelFitter:
         uv, _ = self.project(view.rotation, view.translation, points)
         steps = np.arange(-L, L + 1, dtype=np.float32)
         line = uv[:, None, :] + steps[None, :, None] * normal[:, None, :]
-        values = _sample(evidence.llr, line, border=-cfg.likelihood_clip)
-        covered = _sample(view.raster.mask.astype(np.float32), line, border=0.0) > 0.5
+        values = sample_image(evidence.llr, line, border=-cfg.likelihood_clip)
+        covered = sample_image(view.raster.mask.astype(np.float32), line, border=0.0) > 0.5
         # inner samples count while they stay on this part of the posed object, outer ones while off it
         inner = np.cumprod(covered[:, L::-1], axis=1)[:, ::-1].astype(bool)
         outer = np.cumprod(~covered[:, L + 1:], axis=1).astype(bool)
@@ -422,14 +422,14 @@ class ModelFitter:
         if photometric is not None:
             points, targets, rows, weights = photometric
             uv, cam = self.project(rotation, translation, self.points[points])
-            r = (_sample(image, uv)[rows] - targets[level]).reshape(-1)
+            r = (sample_image(image, uv)[rows] - targets[level]).reshape(-1)
             rho, w = _huber(np.abs(r), cfg.photometric_huber)
             w_rows = np.repeat(weights, 3)
             cost += float((w_rows * rho).sum())
             if want_jacobian:
                 Juv = _projection_jacobian(self.K, cam, translation)
-                J = (_sample(gx, uv)[:, :, None] * Juv[:, None, 0, :]
-                     + _sample(gy, uv)[:, :, None] * Juv[:, None, 1, :])[rows].reshape(-1, 6)
+                J = (sample_image(gx, uv)[:, :, None] * Juv[:, None, 0, :]
+                     + sample_image(gy, uv)[:, :, None] * Juv[:, None, 1, :])[rows].reshape(-1, 6)
                 Jw = J * (w_rows * w)[:, None]
                 H += Jw.T @ J
                 g += Jw.T @ r

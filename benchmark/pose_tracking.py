@@ -27,7 +27,8 @@ import numpy as np
 
 from benchmark.metrics.pose import MIN_PNP_POINTS, geodesic_deg, pnp_threshold_px, solve_pose
 from benchmark.object_model import ObjectModel
-from benchmark.pose_fit import Background, FrameEvidence, ModelFitter, PoseFitConfig, object_colours, rodrigues
+from benchmark.pose_fit import (Background, FrameEvidence, ModelFitter, PoseFitConfig, object_colours, rodrigues,
+                                sample_image)
 from benchmark.trackers.base import frame0_queries
 
 POSE_TRACKING_VERSION = 2  # bumped whenever the recovered poses change (cache keys)
@@ -82,15 +83,13 @@ def seed_points(fitter: ModelFitter, evidence: FrameEvidence, rotation: np.ndarr
     one). Returns (object points (N, 3), pixels (N, 2)), at most ``count``, spread over the surface."""
     view = fitter.view(rotation, translation)
     uv, _ = fitter.project(rotation, translation, fitter.points)
-    from benchmark.pose_fit import _sample
-
     keep = view.visible & (view.facing > 0.3)
-    keep &= _sample(evidence.llr, uv) >= SEED_MIN_LIKELIHOOD
+    keep &= sample_image(evidence.llr, uv) >= SEED_MIN_LIKELIHOOD
     app = fitter.appearance
     if check_colour:
         # a point must show the colour it had (where it has one); one never seen must be unlike the background
         known = keep & app.recent_ok
-        seen = _sample(evidence.levels[-1][0], uv[known])
+        seen = sample_image(evidence.levels[-1][0], uv[known])
         agree = np.abs(seen - app.recent[-1, known]).max(axis=1) <= SEED_COLOUR_TOLERANCE * fitter.cfg.photometric_huber
         keep[np.flatnonzero(known)[~agree]] = False
     index = np.flatnonzero(keep)
