@@ -52,7 +52,10 @@ class PoseFitConfig:
     shadow_floor: float = 0.35  # darkest shadow taken as background: this fraction of the background
     shadow_penalty: float = 8.0  # extra colour distance of a shadow explanation
     line_half_length: int = 5  # pixels searched on each side of a contour pixel
-    line_weight: float = 0.3
+    line_weight: float = 0.3  # silhouette weight where object and background colours are not separable ...
+    line_weight_separable: float = 1.0  # ... and where they are (silhouette_separability, per video)
+    separable_from: float = 0.5  # separability where the weight starts to grow from line_weight ...
+    separable_at: float = 0.85  # ... and where it reaches line_weight_separable
     contrast_window: int = 3  # pixels on each side of a boundary that must be classified clearly
     contrast_scale: float = 2.0
     translation_prior: float = 400.0  # per squared metre of translation away from the starting estimate
@@ -123,13 +126,16 @@ def _close(ra: np.ndarray, ta: np.ndarray, rb: np.ndarray, tb: np.ndarray, deg: 
     return bool(cos >= np.cos(np.radians(deg)) and np.linalg.norm(ta - tb) <= metres)
 
 
-def _blurred_levels(image: np.ndarray, sigmas: tuple[float, ...]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _blurred_levels(image: np.ndarray, sigmas: tuple[float, ...]) -> list[np.ndarray]:
+    """Per blur level, the blurred (H, W, 3) image and its x and y gradients stacked as (H, W, 9), so
+    that one bilinear lookup reads all three."""
     import cv2
 
     levels = []
     for sigma in sigmas:
         b = cv2.GaussianBlur(image, (0, 0), sigma) if sigma > 0 else image
-        levels.append((b, cv2.Sobel(b, cv2.CV_32F, 1, 0, ksize=1) * 0.5, cv2.Sobel(b, cv2.CV_32F, 0, 1, ksize=1) * 0.5))
+        levels.append(np.dstack([b, cv2.Sobel(b, cv2.CV_32F, 1, 0, ksize=1) * 0.5,
+                                 cv2.Sobel(b, cv2.CV_32F, 0, 1, ksize=1) * 0.5]))
     return levels
 
 
@@ -160,9 +166,32 @@ def object_colours(frame: np.ndarray, mask: np.ndarray, count: int) -> np.ndarra
     return centres
 
 
+def silhouette_separability(frame: np.ndarray, mask: np.ndarray, colour_distance: float = 24.0) -> float:
+    """How clearly the object's colours differ from the background's around it, in frame 0 (0 to 1): the
+    smaller of the share of object pixels unlike every colour of a ring of background around the object
+    and the share of ring pixels unlike every object colour (nearest cluster farther than
+    ``colour_distance``, 0-255 units). A white boat on a white floor scores near 0; a brown animal there
+    near 1."""
+    import cv2
+
+    m = mask.astype(np.uint8)
+    kernel = np.ones((3, 3), np.uint8)
+    ring = (cv2.dilate(m, kernel, iterations=6) > 0) & ~(cv2.dilate(m, kernel, iterations=2) > 0)
+    if not mask.any() or not ring.any():
+        return 0.0
+    image = cv2.GaussianBlur(frame.astype(np.float32), (0, 0), 0.5)
+    object_px, ring_px = image[mask], image[ring]
+
+    def unlike(pixels: np.ndarray, centres: np.ndarray) -> float:
+        d2 = (pixels * pixels).sum(1)[:, None] - 2.0 * pixels @ centres.T + (centres * centres).sum(1)[None]
+        return float((d2.min(axis=1) > colour_distance ** 2).mean())
+
+    return min(unlike(object_px, object_colours(frame, ring, 8)), unlike(ring_px, object_colours(frame, mask, 8)))
+
+
 class FrameEvidence:
-    """One frame prepared for fitting: blurred colour features with gradients, and the object/background
-    log-likelihood ratio (computed inside ``roi`` = (x0, x1, y0, y1), half-open; background outside)."""
+    """One frame prepared for fitting: blurred colour features with gradients (``levels``, per blur level
+    (H, W, 9): features, x gradient, y gradient), and the object/background log-likelihood ratio (computed inside ``roi`` = (x0, x1, y0, y1), half-open; background outside)."""
 
     def __init__(self, frame: np.ndarray, background: Background, colours: np.ndarray, cfg: PoseFitConfig,
                  roi: tuple[int, int, int, int] | None = None) -> None:
@@ -179,12 +208,12 @@ class FrameEvidence:
         image = cv2.GaussianBlur(frame[py0:py1, px0:px1].astype(np.float32), (0, 0), 0.5)
         image = image[y0 - py0:y1 - py0, x0 - px0:x1 - px0].reshape(-1, 3)
         colours = np.asarray(colours, np.float32)
-        sq = (image * image).sum(1)
+        sq = np.einsum("ij,ij->i", image, image)
         # squared distance to the nearest object colour: |I|^2 - 2 I.c + |c|^2, minimised over the colours
         d_obj2 = np.maximum(sq + (-2.0 * image @ colours.T + (colours * colours).sum(1)).min(axis=1), 0.0)
         bg = background.image[y0:y1, x0:x1].reshape(-1, 3)
-        bg2 = (bg * bg).sum(1)
-        dot = (image * bg).sum(1)
+        bg2 = np.einsum("ij,ij->i", bg, bg)
+        dot = np.einsum("ij,ij->i", image, bg)
         d_bg = np.sqrt(np.maximum(sq - 2.0 * dot + bg2, 0.0))
         # a shadow: the background darkened by a factor in [shadow_floor, 1], at a small extra distance
         scale = np.clip(dot / np.maximum(bg2, 1.0), cfg.shadow_floor, 1.0)
@@ -194,6 +223,18 @@ class FrameEvidence:
                       cfg.likelihood_clip).reshape(y1 - y0, x1 - x0)
         llr[~background.known[y0:y1, x0:x1]] = 0.0
         self.llr[y0:y1, x0:x1] = llr
+
+
+@dataclass
+class _Photometric:
+    """The appearance term of one set of targets: the points used (object frame, (N, 3)); per set (latest
+    key frame, frame 0) the indices into them of its rows; per blur level the target colour of each row
+    (levels, R, 3); each row's weight (R, 1)."""
+
+    xyz: np.ndarray
+    targets: np.ndarray
+    rows: list[np.ndarray]
+    weights: np.ndarray
 
 
 @dataclass
@@ -220,8 +261,8 @@ class Appearance:
     def add_keyframe(self, evidence: FrameEvidence, view: View, uv: np.ndarray, min_facing: float,
                      anchor: bool = False) -> None:
         good = view.visible & (view.facing > min_facing)
-        for level, (image, _, _) in enumerate(evidence.levels):
-            values = sample_image(image, uv[good])
+        for level, stack in enumerate(evidence.levels):
+            values = sample_image(stack, uv[good])[:, :3]
             self.recent[level, good] = values
             if anchor:
                 self.anchor[level, good] = values
@@ -241,7 +282,17 @@ class ModelFitter:
         self.cull = model.cull_back_faces
         self.floor: tuple[np.ndarray, np.ndarray, float] | None = None  # (normal, point, height), camera frame
         self.appearance = Appearance(len(self.points), len(cfg.blur_sigmas))
+        self.line_weight = cfg.line_weight
+        self.separable_share = 0.0
         self._views: dict[bytes, View] = {}
+
+    def set_separability(self, separability: float) -> None:
+        """Weight the silhouette by how separable the object's colours are from the background's
+        (:func:`silhouette_separability`): from ``line_weight`` to ``line_weight_separable``."""
+        cfg = self.cfg
+        share = np.clip((separability - cfg.separable_from) / max(cfg.separable_at - cfg.separable_from, 1e-9), 0.0, 1.0)
+        self.line_weight = cfg.line_weight + float(share) * (cfg.line_weight_separable - cfg.line_weight)
+        self.separable_share = float(share)
 
     def set_floor(self, world_to_camera: np.ndarray, pose0: np.ndarray) -> None:
         """The floor (the world's z = 0 plane) seen by the static frame-0 camera, and the object's frame-0
@@ -266,8 +317,8 @@ class ModelFitter:
         cols, rows = np.rint(uv[:, 0]).astype(np.int64), np.rint(uv[:, 1]).astype(np.int64)
         inside = (cols >= 0) & (cols < self.width) & (rows >= 0) & (rows < self.height) & (cam[:, 2] > 0)
         seen = raster.depth[np.clip(rows, 0, self.height - 1), np.clip(cols, 0, self.width - 1)]
-        ray = cam / np.maximum(np.linalg.norm(cam, axis=1, keepdims=True), 1e-12)
-        facing = -((self.normals @ rotation.T) * ray).sum(1)
+        facing = -np.einsum("ij,ij->i", self.normals @ rotation.T, cam) / np.maximum(
+            np.sqrt(np.einsum("ij,ij->i", cam, cam)), 1e-12)
         visible = inside & (seen > 0) & (np.abs(seen - cam[:, 2]) <= 0.01 + 0.01 * cam[:, 2]) & (facing > 0)
         view = View(rotation, translation, raster, visible, facing)
         if len(self._views) > 64:
@@ -377,12 +428,10 @@ class ModelFitter:
         return points, normal, target, weight
 
     # ---------------------------------------------------------------- refinement
-    def _photometric_terms(self, view: View, anchor: bool = True):
-        """The appearance term's data: (indices of the points used, per level the target colour of each
-        residual row (R, 3), which of those points each row belongs to (R,), and each row's weight (R,)).
-        Rows compare with the latest key frame's colours (weight 1 in total) and with frame 0's
-        (``anchor_weight`` in total), over the visible points that have them, each set thinned evenly to
-        at most ``max_photometric_points``."""
+    def _photometric_terms(self, view: View, anchor: bool = True) -> "_Photometric | None":
+        """The appearance term's data (:class:`_Photometric`): rows compare with the latest key frame's
+        colours (weight 1 in total) and with frame 0's (``anchor_weight`` in total), over the visible
+        points that have them, each set thinned evenly to at most ``max_photometric_points``."""
         app, cfg = self.appearance, self.cfg
         sets = [(app.recent, view.visible & app.recent_ok, 1.0)]
         if cfg.anchor_weight and anchor:
@@ -397,11 +446,11 @@ class ModelFitter:
         if not chosen:
             return None
         points = np.unique(np.concatenate([index for _, index, _ in chosen]))
-        rows = np.concatenate([np.searchsorted(points, index) for _, index, _ in chosen])
+        rows = [np.searchsorted(points, index) for _, index, _ in chosen]
         targets = np.concatenate([colours[:, index] for colours, index, _ in chosen], axis=1)
         # each set weighs ``weight`` in total, spread over its rows and their 3 channels
         weights = np.concatenate([np.full(len(index), weight / (3 * len(index))) for _, index, weight in chosen])
-        return points, targets, rows, weights
+        return _Photometric(self.points[points], targets, rows, weights[:, None])
 
     def _cost(self, rotation, translation, level, evidence, photometric, boundary, tracks, prior_t, want_jacobian):
         cfg = self.cfg
@@ -418,21 +467,28 @@ class ModelFitter:
             cost += 0.5 * cfg.floor_height_prior * r * r
             H[:3, :3] += cfg.floor_height_prior * np.outer(normal, normal)
             g[:3] += cfg.floor_height_prior * r * normal
-        image, gx, gy = evidence.levels[level]
         if photometric is not None:
-            points, targets, rows, weights = photometric
-            uv, cam = self.project(rotation, translation, self.points[points])
-            r = (sample_image(image, uv)[rows] - targets[level]).reshape(-1)
+            uv, cam = self.project(rotation, translation, photometric.xyz)
+            sampled = sample_image(evidence.levels[level], uv)  # (N, 9): colours, x and y gradients
+            rows = np.concatenate(photometric.rows)
+            r = sampled[rows, :3] - photometric.targets[level]  # (R, 3)
             rho, w = _huber(np.abs(r), cfg.photometric_huber)
-            w_rows = np.repeat(weights, 3)
-            cost += float((w_rows * rho).sum())
+            cost += float((photometric.weights * rho).sum())
             if want_jacobian:
+                # rows of one point share its Jacobian: sum their weights (and weighted residuals) per point
+                wr = photometric.weights * w
+                point_w = np.zeros((len(uv), 3))
+                point_wr = np.zeros((len(uv), 3))
+                start = 0
+                for index in photometric.rows:  # unique within each set
+                    stop = start + len(index)
+                    point_w[index] += wr[start:stop]
+                    point_wr[index] += wr[start:stop] * r[start:stop]
+                    start = stop
                 Juv = _projection_jacobian(self.K, cam, translation)
-                J = (sample_image(gx, uv)[:, :, None] * Juv[:, None, 0, :]
-                     + sample_image(gy, uv)[:, :, None] * Juv[:, None, 1, :])[rows].reshape(-1, 6)
-                Jw = J * (w_rows * w)[:, None]
-                H += Jw.T @ J
-                g += Jw.T @ r
+                J = (sampled[:, 3:6, None] * Juv[:, None, 0, :] + sampled[:, 6:9, None] * Juv[:, None, 1, :]).reshape(-1, 6)
+                H += (J * point_w.reshape(-1, 1)).T @ J
+                g += J.T @ point_wr.reshape(-1)
         for points, normal, target, weight, huber, total in (boundary, tracks):
             if points is None or len(points) == 0:
                 continue
@@ -475,10 +531,10 @@ class ModelFitter:
                 else:
                     view = self.view(rotation, translation)
                     boundary = none
-                    if cfg.line_weight:
+                    if self.line_weight:
                         found = self._boundary_targets(evidence, view)
                         if found is not None:
-                            boundary = (*found, 1.5, cfg.line_weight * 64.0)
+                            boundary = (*found, 1.5, self.line_weight * 64.0)
                     targets = (rotation, translation, self._photometric_terms(view), boundary)
                 photometric, boundary = targets[2], targets[3]
                 args = (level, evidence, photometric, boundary, track_term, prior_t)

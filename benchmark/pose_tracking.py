@@ -28,10 +28,10 @@ import numpy as np
 from benchmark.metrics.pose import MIN_PNP_POINTS, geodesic_deg, pnp_threshold_px, solve_pose
 from benchmark.object_model import ObjectModel
 from benchmark.pose_fit import (Background, FrameEvidence, ModelFitter, PoseFitConfig, object_colours, rodrigues,
-                                sample_image)
+                                sample_image, silhouette_separability)
 from benchmark.trackers.base import frame0_queries
 
-POSE_TRACKING_VERSION = 2  # bumped whenever the recovered poses change (cache keys)
+POSE_TRACKING_VERSION = 3  # bumped whenever the recovered poses change (cache keys)
 SEED_MIN_LIKELIHOOD = 1.0  # object/background log-likelihood ratio a seeded point's pixel must reach
 SEED_COLOUR_TOLERANCE = 1.5  # times the photometric Huber threshold: largest colour change of a seeded point
 
@@ -40,7 +40,8 @@ SEED_COLOUR_TOLERANCE = 1.5  # times the photometric Huber threshold: largest co
 class PoseTrackingConfig:
     fit: PoseFitConfig = field(default_factory=PoseFitConfig)
     hypothesis_angles_deg: tuple[float, ...] = (-40.0, -20.0, 20.0, 40.0)
-    region_weight: float = 0.05  # weight of the region term when hypotheses are compared
+    region_weight: float = 0.05  # weight of the region term when hypotheses are compared ...
+    region_weight_separable: float = 0.5  # ... where the object's colours are separable from the background's
     track_points: int = 64  # points seeded for the point tracker
     min_surviving: float = 0.3  # re-seed once fewer than this share of the seeded points survive
     min_support: float = -1.0  # mean object/background log-likelihood over the fitted silhouette
@@ -89,7 +90,7 @@ def seed_points(fitter: ModelFitter, evidence: FrameEvidence, rotation: np.ndarr
     if check_colour:
         # a point must show the colour it had (where it has one); one never seen must be unlike the background
         known = keep & app.recent_ok
-        seen = sample_image(evidence.levels[-1][0], uv[known])
+        seen = sample_image(evidence.levels[-1], uv[known])[:, :3]
         agree = np.abs(seen - app.recent[-1, known]).max(axis=1) <= SEED_COLOUR_TOLERANCE * fitter.cfg.photometric_huber
         keep[np.flatnonzero(known)[~agree]] = False
     index = np.flatnonzero(keep)
@@ -122,6 +123,7 @@ def track_poses(tracker, frames: np.ndarray, inputs: PoseInputs, config: PoseTra
     fitter = ModelFitter(inputs.model, K, width, height, cfg)
     if inputs.camera0 is not None:
         fitter.set_floor(inputs.camera0, inputs.pose0)
+    fitter.set_separability(silhouette_separability(frames[0], mask0))
     background = Background(frames, mask0)
     colours = object_colours(frames[0], mask0, cfg.colour_clusters)
     rot = np.tile(np.eye(3), (T, 1, 1))
@@ -171,9 +173,11 @@ def _best_hypothesis(fitter: ModelFitter, evidence: FrameEvidence, config: PoseT
     def fit(pose):
         return fitter.refine(evidence, pose[0], pose[1], tracks=observed)
 
+    region_weight = config.region_weight + fitter.separable_share * (config.region_weight_separable - config.region_weight)
+
     def score(pose):
         return (fitter.photometric_cost(evidence, pose[0], pose[1])
-                + config.region_weight * fitter.region_energy(evidence, pose[0], pose[1]))
+                + region_weight * fitter.region_energy(evidence, pose[0], pose[1]))
 
     best = fit(predicted)
     if not config.always_search and last_support is not None \

@@ -58,24 +58,32 @@ def rasterize(vertices: np.ndarray, faces: np.ndarray, rotation: np.ndarray, tra
     bary = np.zeros((height, width, 3))
     if keep.size == 0:
         return Raster(face, depth, bary)
+    # the barycentric weights of the first two vertices are affine in the pixel: w = (px, py, 1) . coef
+    a, b, c, area = a[keep], b[keep], c[keep], area[keep]
+    coef = np.empty((keep.size, 6))
+    coef[:, 0], coef[:, 1] = (b[:, 1] - c[:, 1]) / area, (c[:, 0] - b[:, 0]) / area
+    coef[:, 2] = (b[:, 0] * c[:, 1] - b[:, 1] * c[:, 0]) / area
+    coef[:, 3], coef[:, 4] = (c[:, 1] - a[:, 1]) / area, (a[:, 0] - c[:, 0]) / area
+    coef[:, 5] = (c[:, 0] * a[:, 1] - c[:, 1] * a[:, 0]) / area
     box_w = (x1 - x0 + 1)[keep]
     counts = box_w * (y1 - y0 + 1)[keep]
-    tri_of = np.repeat(keep, counts)
+    slot = np.repeat(np.arange(keep.size), counts)
     local = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-    widths = np.repeat(box_w, counts)
-    px = x0[tri_of] + local % widths
-    py = y0[tri_of] + local // widths
-    A, B, C, ar = a[tri_of], b[tri_of], c[tri_of], area[tri_of]
-    w0 = ((B[:, 0] - px) * (C[:, 1] - py) - (B[:, 1] - py) * (C[:, 0] - px)) / ar
-    w1 = ((C[:, 0] - px) * (A[:, 1] - py) - (C[:, 1] - py) * (A[:, 0] - px)) / ar
+    widths = box_w[slot]
+    px = x0[keep][slot] + local % widths
+    py = y0[keep][slot] + local // widths
+    k = coef[slot]
+    w0 = k[:, 0] * px + k[:, 1] * py + k[:, 2]
+    w1 = k[:, 3] * px + k[:, 4] * py + k[:, 5]
     w2 = 1.0 - w0 - w1
     inside = (w0 >= 0) & (w1 >= 0) & (w2 >= 0)
-    tri_of, px, py = tri_of[inside], px[inside], py[inside]
+    tri_of, px, py = keep[slot[inside]], px[inside], py[inside]
     persp = np.stack([w0[inside], w1[inside], w2[inside]], 1) / tz[tri_of]
     inv_depth = persp.sum(1)
     d = 1.0 / inv_depth
     pixel = py * width + px
-    order = np.lexsort((d, pixel))
+    # nearest first within each pixel: one sort on pixel + depth scaled into [0, 1)
+    order = np.argsort(pixel + d / (d.max() * 1.000001 + 1e-12), kind="stable") if d.size else np.zeros(0, np.int64)
     first = np.ones(order.size, bool)
     first[1:] = pixel[order][1:] != pixel[order][:-1]
     sel = order[first]

@@ -13,7 +13,8 @@ import pytest
 
 from benchmark.metrics.pose import geodesic_deg
 from benchmark.object_model import box_model
-from benchmark.pose_fit import Background, FrameEvidence, ModelFitter, PoseFitConfig, object_colours, rodrigues
+from benchmark.pose_fit import (Background, FrameEvidence, ModelFitter, PoseFitConfig, object_colours, rodrigues,
+                                silhouette_separability)
 from benchmark.pose_tracking import PoseInputs, PoseTrackingConfig, seed_points, track_poses
 from benchmark.synthetic_clips import SyntheticClipConfig, render_synthetic_clip
 from benchmark.trackers import create_tracker
@@ -118,3 +119,32 @@ def test_pose_tracking_runs_on_cotracker3_tracks(tmp_path):
     rot, _, ok = track_poses(spy, frames, inputs)
     assert len(spy.calls) >= 1 and rot.shape == (6, 3, 3) and ok[0]
     assert geodesic_deg(rot, o2c[:, :3, :3]).max() < 5.0  # the mesh fit keeps random tracks from misleading it
+
+
+def _disc_scene(object_rgb, floor_rgb, shade=0.0, seed=0):
+    """A 96x64 noisy floor with a disc of ``object_rgb`` whose lower half is darkened by ``shade``."""
+    rng = np.random.default_rng(seed)
+    frame = np.clip(np.asarray(floor_rgb, float) + rng.normal(0, 6, (64, 96, 3)), 0, 255)
+    rows, cols = np.mgrid[:64, :96]
+    mask = (rows - 32) ** 2 + (cols - 48) ** 2 <= 15 ** 2
+    obj = np.asarray(object_rgb, float) * np.where(rows > 32, 1.0 - shade, 1.0)[..., None]
+    frame[mask] = np.clip(obj[mask] + rng.normal(0, 6, (int(mask.sum()), 3)), 0, 255)
+    return frame.astype(np.uint8), mask
+
+
+def test_silhouette_separability_tells_a_white_object_on_a_white_floor_from_a_brown_one():
+    """The silhouette's weight follows how separable the object's colours are from the floor's: a white
+    object on a white floor (shaded grey on one side, like the suites' boat) scores low, a brown one high,
+    and the fitter weights the silhouette accordingly."""
+    white, white_mask = _disc_scene((245, 245, 240), (240, 240, 238), shade=0.3)
+    brown, brown_mask = _disc_scene((120, 80, 40), (240, 240, 238), shade=0.3)
+    low, high = silhouette_separability(white, white_mask), silhouette_separability(brown, brown_mask)
+    assert low < 0.5 < 0.85 < high, (low, high)
+    cfg = PoseFitConfig()
+    fitter = ModelFitter(box_model(np.array([1.0, 0.6, 0.5])), np.eye(3), 96, 64, cfg)
+    fitter.set_separability(low)
+    assert fitter.line_weight == pytest.approx(cfg.line_weight) and fitter.separable_share == 0.0
+    fitter.set_separability(high)
+    assert fitter.line_weight == pytest.approx(cfg.line_weight_separable) and fitter.separable_share == 1.0
+    fitter.set_separability(0.5 * (cfg.separable_from + cfg.separable_at))
+    assert fitter.line_weight == pytest.approx(0.5 * (cfg.line_weight + cfg.line_weight_separable))
