@@ -60,6 +60,7 @@ class PoseFitConfig:
     contrast_scale: float = 2.0
     translation_prior: float = 400.0  # per squared metre of translation away from the starting estimate
     floor_height_prior: float = 400.0  # per squared metre of the object's centre leaving its frame-0 height
+    tilt_prior: float = 1000.0  # per squared radian of an upright object tilting away from its frame-0 attitude
     track_weight: float = 0.0  # weight of tracked points as a reprojection term (0: tracks only propose poses)
     track_huber_px: float = 2.0
 
@@ -281,6 +282,7 @@ class ModelFitter:
         self.points, self.normals, _ = model.surface_samples(cfg.surface_points, seed=0)
         self.cull = model.cull_back_faces
         self.floor: tuple[np.ndarray, np.ndarray, float] | None = None  # (normal, point, height), camera frame
+        self.floor_up: np.ndarray | None = None  # upright objects: the object-frame direction along the floor's normal
         self.appearance = Appearance(len(self.points), len(cfg.blur_sigmas))
         self.line_weight = cfg.line_weight
         self.separable_share = 0.0
@@ -294,12 +296,14 @@ class ModelFitter:
         self.line_weight = cfg.line_weight + float(share) * (cfg.line_weight_separable - cfg.line_weight)
         self.separable_share = float(share)
 
-    def set_floor(self, world_to_camera: np.ndarray, pose0: np.ndarray) -> None:
+    def set_floor(self, world_to_camera: np.ndarray, pose0: np.ndarray, upright: bool = False) -> None:
         """The floor (the world's z = 0 plane) seen by the static frame-0 camera, and the object's frame-0
-        height above it, for the floor-height prior."""
+        height above it, for the floor-height prior; with ``upright`` (the sample's motion keeps the object's
+        attitude to the floor: it only turns about the floor's normal), also the tilt prior."""
         normal = world_to_camera[:3, :3] @ np.array([0.0, 0.0, 1.0])
         point = world_to_camera[:3, 3]
         self.floor = (normal, point, float(normal @ (pose0[:3, 3] - point)))
+        self.floor_up = pose0[:3, :3].T @ normal if upright else None
 
     # ---------------------------------------------------------------- geometry
     def project(self, rotation: np.ndarray, translation: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -467,6 +471,14 @@ class ModelFitter:
             cost += 0.5 * cfg.floor_height_prior * r * r
             H[:3, :3] += cfg.floor_height_prior * np.outer(normal, normal)
             g[:3] += cfg.floor_height_prior * r * normal
+        if self.floor_up is not None and cfg.tilt_prior:
+            # an upright object keeps its frame-0 attitude to the floor (weakly): R a stays along the floor's normal
+            up = rotation @ self.floor_up
+            e = up - self.floor[0]
+            cost += 0.5 * cfg.tilt_prior * float(e @ e)
+            J = -np.array([[0.0, -up[2], up[1]], [up[2], 0.0, -up[0]], [-up[1], up[0], 0.0]])
+            H[3:, 3:] += cfg.tilt_prior * J.T @ J
+            g[3:] += cfg.tilt_prior * J.T @ e
         if photometric is not None:
             uv, cam = self.project(rotation, translation, photometric.xyz)
             sampled = sample_image(evidence.levels[level], uv)  # (N, 9): colours, x and y gradients

@@ -62,6 +62,7 @@ class PoseInputs:
     mask0: np.ndarray  # (H, W) bool, the object at frame 0
     model: ObjectModel
     camera0: np.ndarray | None = None  # (4, 4) world-to-camera at frame 0: where the floor (z = 0) is
+    upright: bool = False  # the sample's motion only turns the object about the floor's normal (its pose mode)
 
 
 @dataclass
@@ -122,7 +123,7 @@ def track_poses(tracker, frames: np.ndarray, inputs: PoseInputs, config: PoseTra
     T, height, width = frames.shape[:3]
     fitter = ModelFitter(inputs.model, K, width, height, cfg)
     if inputs.camera0 is not None:
-        fitter.set_floor(inputs.camera0, inputs.pose0)
+        fitter.set_floor(inputs.camera0, inputs.pose0, inputs.upright)
     fitter.set_separability(silhouette_separability(frames[0], mask0))
     background = Background(frames, mask0)
     colours = object_colours(frames[0], mask0, cfg.colour_clusters)

@@ -221,7 +221,7 @@ class Scorer:
         ann = sample.ground_truth("K", "cam_w2c", "obj_to_world", "bbox_extents", "bbox_corners_2d",
                                   "tracks_visible", "mask")
         inputs = PoseInputs(K=ann["K"], pose0=ann["cam_w2c"][0] @ ann["obj_to_world"][0], mask0=ann["mask"][0] == 1,
-                            model=sample.object_model(), camera0=ann["cam_w2c"][0])
+                            model=sample.object_model(), camera0=ann["cam_w2c"][0], upright=sample.upright)
         rot, trans, ok = self.poses(sample, frames, frames_sha, inputs)
         gt = PoseGroundTruth(K=ann["K"], cam_w2c=ann["cam_w2c"], obj_to_world=ann["obj_to_world"],
                              bbox_extents=ann["bbox_extents"], bbox_corners_2d=ann["bbox_corners_2d"],

@@ -64,6 +64,14 @@ class Sample:
         return self.record.get("rotational")
 
     @property
+    def upright(self) -> bool:
+        """Whether the sample's motion keeps the object upright (turning about the floor's normal only):
+        its trajectory's pose mode is one of ``render.trajectories.UPRIGHT_POSE_MODES``."""
+        from render.trajectories import UPRIGHT_POSE_MODES
+
+        return self.record.get("pose_mode") in UPRIGHT_POSE_MODES
+
+    @property
     def num_frames(self) -> int:
         return int(self.record["num_frames"])
 

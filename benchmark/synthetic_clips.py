@@ -24,6 +24,7 @@ class SyntheticClipConfig:
     num_frames: int = 10
     fps: float = 5.0
     turn_deg: float = 90.0  # total yaw change over the clip; 0 = translation only
+    roll_deg: float = 0.0  # total roll about the box's own long axis over the clip (it tips over; pose mode "bank")
     travel: float = 0.6  # metres along the path
     extents: tuple[float, float, float] = (1.0, 0.6, 0.5)
     num_track_points: int = 128
@@ -74,7 +75,11 @@ def render_synthetic_clip(out_root: str | Path, clip_id: str, config: SyntheticC
     direction = np.array([np.cos(start_heading), np.sin(start_heading)])
     path_xy = (u[:, None] - 0.5) * config.travel * direction
     o2w = np.tile(np.eye(4), (T, 1, 1))
-    o2w[:, :3, :3] = rotation_about_z(heading)
+    roll = np.radians(config.roll_deg) * u
+    c, s_ = np.cos(roll), np.sin(roll)
+    about_x = np.zeros((T, 3, 3))
+    about_x[:, 0, 0], about_x[:, 1, 1], about_x[:, 1, 2], about_x[:, 2, 1], about_x[:, 2, 2] = 1.0, c, -s_, s_, c
+    o2w[:, :3, :3] = rotation_about_z(heading) @ about_x
     o2w[:, :2, 3] = path_xy
     o2w[:, 2, 3] = ext[2] / 2
     cam = np.tile(w2c, (T, 1, 1))
@@ -136,7 +141,7 @@ def render_synthetic_clip(out_root: str | Path, clip_id: str, config: SyntheticC
     meta = {"seed": config.seed, "fps": config.fps, "num_frames": T, "width": W, "height": H,
             "asset": {"source": "synthetic", "uid": "textured-box", "path": None},
             "trajectory": {"name": family, "params": {"turn_deg": config.turn_deg, "travel": config.travel},
-                           "pose_mode": "yaw"},
+                           "pose_mode": "yaw" if config.roll_deg == 0 else "bank"},
             "camera": {"mode": "default"}, "render": {"engine": "numpy-synthetic"}}
     return write_clip(Path(out_root), clip_id, frames=frames, annotations=annotations, meta=meta, overwrite=True)
 

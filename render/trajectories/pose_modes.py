@@ -24,6 +24,8 @@ class _PoseMode:
 
 
 POSE_MODES: tuple[str, ...] = ("yaw", "spin", "bank", "pitch", "tumble")
+# modes that only turn the object about the world's up axis: it keeps its attitude to the floor
+UPRIGHT_POSE_MODES: tuple[str, ...] = ("yaw", "spin")
 POSE_MODE_REGISTRY: dict[str, _PoseMode] = {m.name: m for m in (
     _PoseMode("yaw", "heading only: object +X follows the path tangent", ()),
     _PoseMode("spin", "heading plus an extra spin about world Z growing with path progress", (
