@@ -60,7 +60,7 @@ class PoseFitConfig:
     contrast_scale: float = 2.0
     translation_prior: float = 400.0  # per squared metre of translation away from the starting estimate
     floor_height_prior: float = 400.0  # per squared metre of the object's centre leaving its frame-0 height
-    tilt_prior: float = 1000.0  # per squared radian of an upright object tilting away from its frame-0 attitude
+    tilt_prior: float = 600.0  # per squared radian of an upright object tilting away from its frame-0 attitude
     track_weight: float = 0.0  # weight of tracked points as a reprojection term (0: tracks only propose poses)
     track_huber_px: float = 2.0
 
