@@ -43,6 +43,7 @@ class RunConfig:
     objmc_protocol: str = "direct"  # or "draganything": DragAnything's published grid protocol (docs/benchmark.md)
     progress: bool = True
     workers: int = 1  # > 1: generate in this process, then track and score samples in that many processes
+    label: str | None = None  # the model's name in results and on the leaderboard (None: the adapter's own name)
 
 
 def objmc_queries(config: RunConfig) -> str:
@@ -112,7 +113,7 @@ def run_benchmark(config: RunConfig, *, model: Model | None = None, tracker=None
             raise ValueError("FID / FVD need every video in one process: run them with workers = 1")
         rows = score_in_workers(config, scorer, cache_dir)
     else:
-        for sample in tqdm(suite.samples, desc=f"bench {model.name}", unit="sample", file=sys.stderr,
+        for sample in tqdm(suite.samples, desc=f"bench {config.label or model.name}", unit="sample", file=sys.stderr,
                            disable=not config.progress):
             row, frames, reference = scorer.score(sample)
             rows.append(row)
@@ -125,7 +126,7 @@ def run_benchmark(config: RunConfig, *, model: Model | None = None, tracker=None
         "code_version": code_version(),
         "suite": suite.describe(),
         "objmc_queries": objmc_queries(config),
-        "model": {"name": model.name, "identity": model.identity},
+        "model": {"name": config.label or model.name, "identity": model.identity},
         "tracker": scorer.tracker_info,
         "num_samples": len(rows),
         "num_failed": sum(r["status"] != "ok" for r in rows),

@@ -30,6 +30,20 @@ def test_run_and_leaderboard(suite, tmp_path, capsys):
     assert (tmp_path / "board" / "index.html").is_file() and (tmp_path / "board" / "leaderboard.md").is_file()
 
 
+def test_a_label_names_the_model_in_results_and_on_the_leaderboard(suite, tmp_path, capsys, monkeypatch):
+    """``--label`` replaces the adapter's own name (e.g. ``module:function``) in the results, in the default
+    results folder and on the leaderboard; the adapter's identity is kept."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", "run", "--suite", str(suite.path), "--model", "static", "--label", "my-model",
+                 "--tracker", "lk", "--no-progress", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["model"]["name"] == "my-model" and "baseline:static" in json.dumps(summary["model"]["identity"])
+    assert (tmp_path / "results" / "my-model" / "summary.json").is_file()
+    assert main(["bench", "leaderboard", str(tmp_path / "results" / "my-model"), "--out", str(tmp_path / "board")]) == 0
+    page = (tmp_path / "board" / "leaderboard.md").read_text()
+    assert "my-model" in page and "| static" not in page
+
+
 def test_errors_are_one_line_with_status(suite, tmp_path, capsys):
     assert main(["bench", "run", "--suite", str(tmp_path / "nope"), "--model", "static",
                  "--out", str(tmp_path / "r")]) == 2

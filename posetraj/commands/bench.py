@@ -51,6 +51,8 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True,
                    help="oracle | static | translate | module:function | folder of videos | entry point name")
     p.add_argument("--out", type=Path, help="results folder (default: results/<model name>)")
+    p.add_argument("--label", help="the model's name in the results and on the leaderboard (default: the adapter's "
+                                   "own name, e.g. module:function)")
     p.add_argument("--tracker", help="tracker name (default: the default tracker)")
     p.add_argument("--tracker-option", type=_tracker_option, action="append", default=[], metavar="KEY=VALUE",
                    help="tracker setting, e.g. window_px=9 (repeatable)")
@@ -120,12 +122,12 @@ def _run(args: argparse.Namespace) -> int:
     from benchmark.harness import RunConfig, run_benchmark
     from benchmark.models import resolve_model
     model = resolve_model(args.model)
-    out = args.out or Path("results") / model.name.replace("/", "_").replace(":", "_")
+    out = args.out or Path("results") / (args.label or model.name).replace("/", "_").replace(":", "_")
     config = RunConfig(suite=args.suite, model=args.model, out=out, tracker=args.tracker,
                        tracker_config=dict(args.tracker_option), cache_dir=args.cache_dir,
                        lpips_weights=args.lpips_weights, fid_weights=args.fid_weights, fvd_weights=args.fvd_weights,
                        regenerate=args.regenerate, objmc_grid=args.objmc_grid, objmc_protocol=args.objmc_protocol,
-                       workers=args.workers,
+                       workers=args.workers, label=args.label,
                        progress=not args.no_progress)
     summary = run_benchmark(config, model=model)
     if args.json:

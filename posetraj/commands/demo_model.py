@@ -56,7 +56,8 @@ def score_tiny_model(out: Path, svd: Path, controlnet: Path, suite: Path, *, wid
     from posetraj import adapters
 
     adapters.configure(svd, controlnet, device="cpu", width=width, height=height, num_inference_steps=4)
-    return run_benchmark(RunConfig(suite=suite, model="posetraj.adapters:generate", out=out / "results" / MODEL_NAME,
+    return run_benchmark(RunConfig(suite=suite, model="posetraj.adapters:generate", label=MODEL_NAME,
+                                   out=out / "results" / MODEL_NAME,
                                    cache_dir=out / "cache", tracker=tracker, tracker_config=dict(tracker_options or {}),
                                    progress=progress))
 
