@@ -64,7 +64,8 @@ def score_suite(suite_path: str, overrides: list[str], kinds: tuple[str, ...]) -
     import numpy as np
 
     from benchmark.metrics.pose import geodesic_deg
-    from benchmark.pose_tracking import PoseInputs, track_poses
+    from benchmark.pose_tracking import track_poses
+    from benchmark.scoring import POSE_INPUT_KEYS, pose_inputs
     from benchmark.suite import load_suite
     from benchmark.trackers import create_tracker, default_tracker_name
 
@@ -75,9 +76,8 @@ def score_suite(suite_path: str, overrides: list[str], kinds: tuple[str, ...]) -
     for sample in load_suite(suite_path).samples:
         if not sample.rotational:
             continue
-        ann = sample.ground_truth("K", "cam_w2c", "obj_to_world", "mask")
-        inputs = PoseInputs(K=ann["K"], pose0=ann["cam_w2c"][0] @ ann["obj_to_world"][0], mask0=ann["mask"][0] == 1,
-                            model=sample.object_model(), camera0=ann["cam_w2c"][0], upright=sample.upright)
+        ann = sample.ground_truth(*POSE_INPUT_KEYS)
+        inputs = pose_inputs(sample, ann)
         true = ann["cam_w2c"][:, :3, :3] @ ann["obj_to_world"][:, :3, :3]
         frames = sample.reference_frames()
         row = {"suite": Path(suite_path).name, "id": sample.id, "family": sample.family,

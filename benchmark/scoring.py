@@ -15,7 +15,7 @@ import numpy as np
 
 from benchmark.cache import ArrayCache, array_sha256, content_key
 from benchmark.models import GenerationError, Model, resolve_model
-from benchmark.pose_tracking import PoseTrackingConfig
+from benchmark.pose_tracking import PoseInputs, PoseTrackingConfig
 from benchmark.suite import Sample, Suite, SuiteError, load_suite
 from benchmark.video_check import InvalidVideoError, validate_video
 from common.clip_format import ClipFormatError
@@ -216,13 +216,9 @@ class Scorer:
         recovered from what the suite knows before generation (frame-0 pose and mask, intrinsics, the
         object's mesh); the ground truth of later frames is only used to score them."""
         from benchmark.metrics.pose import PoseGroundTruth, pose_metrics_from_estimates
-        from benchmark.pose_tracking import PoseInputs
 
-        ann = sample.ground_truth("K", "cam_w2c", "obj_to_world", "bbox_extents", "bbox_corners_2d",
-                                  "tracks_visible", "mask")
-        inputs = PoseInputs(K=ann["K"], pose0=ann["cam_w2c"][0] @ ann["obj_to_world"][0], mask0=ann["mask"][0] == 1,
-                            model=sample.object_model(), camera0=ann["cam_w2c"][0], upright=sample.upright)
-        rot, trans, ok = self.poses(sample, frames, frames_sha, inputs)
+        ann = sample.ground_truth(*POSE_INPUT_KEYS, "bbox_extents", "bbox_corners_2d", "tracks_visible")
+        rot, trans, ok = self.poses(sample, frames, frames_sha, pose_inputs(sample, ann))
         gt = PoseGroundTruth(K=ann["K"], cam_w2c=ann["cam_w2c"], obj_to_world=ann["obj_to_world"],
                              bbox_extents=ann["bbox_extents"], bbox_corners_2d=ann["bbox_corners_2d"],
                              points_visible=ann["tracks_visible"])
@@ -254,6 +250,17 @@ class Scorer:
         self.timing.pose_s += time.perf_counter() - tick - (self.timing.track_s - tracked)
         self.cache.put("poses", key, rotations=rot, translations=trans, ok=ok)
         return rot, trans, ok
+
+
+POSE_INPUT_KEYS = ("K", "cam_w2c", "obj_to_world", "mask")  # the annotations pose_inputs reads
+
+
+def pose_inputs(sample: Sample, ann: dict[str, np.ndarray]) -> PoseInputs:
+    """What the pose metric may know about ``sample`` before generation, from its annotation arrays
+    ``ann`` (at least ``POSE_INPUT_KEYS``): intrinsics, frame-0 pose, mask and camera, the object's mesh
+    and whether its motion keeps it upright."""
+    return PoseInputs(K=ann["K"], pose0=ann["cam_w2c"][0] @ ann["obj_to_world"][0], mask0=ann["mask"][0] == 1,
+                      model=sample.object_model(), camera0=ann["cam_w2c"][0], upright=sample.upright)
 
 
 def sample_row(sample: Sample, error: str | None = None) -> dict:
