@@ -167,12 +167,13 @@ def object_colours(frame: np.ndarray, mask: np.ndarray, count: int) -> np.ndarra
     return centres
 
 
-def silhouette_separability(frame: np.ndarray, mask: np.ndarray, colour_distance: float = 24.0) -> float:
+def silhouette_separability(frame: np.ndarray, mask: np.ndarray, object_centres: np.ndarray,
+                            colour_distance: float = 24.0) -> float:
     """How clearly the object's colours differ from the background's around it, in frame 0 (0 to 1): the
     smaller of the share of object pixels unlike every colour of a ring of background around the object
-    and the share of ring pixels unlike every object colour (nearest cluster farther than
-    ``colour_distance``, 0-255 units). A white boat on a white floor scores near 0; a brown animal there
-    near 1."""
+    and the share of ring pixels unlike every object colour (``object_centres``, :func:`object_colours`
+    of the masked pixels; unlike: nearest cluster farther than ``colour_distance``, 0-255 units). A white
+    boat on a white floor scores near 0; a brown animal there near 1."""
     import cv2
 
     m = mask.astype(np.uint8)
@@ -187,7 +188,7 @@ def silhouette_separability(frame: np.ndarray, mask: np.ndarray, colour_distance
         d2 = (pixels * pixels).sum(1)[:, None] - 2.0 * pixels @ centres.T + (centres * centres).sum(1)[None]
         return float((d2.min(axis=1) > colour_distance ** 2).mean())
 
-    return min(unlike(object_px, object_colours(frame, ring, 8)), unlike(ring_px, object_colours(frame, mask, 8)))
+    return min(unlike(object_px, object_colours(frame, ring, 8)), unlike(ring_px, np.asarray(object_centres, np.float32)))
 
 
 class FrameEvidence:
@@ -284,17 +285,24 @@ class ModelFitter:
         self.floor: tuple[np.ndarray, np.ndarray, float] | None = None  # (normal, point, height), camera frame
         self.floor_up: np.ndarray | None = None  # upright objects: the object-frame direction along the floor's normal
         self.appearance = Appearance(len(self.points), len(cfg.blur_sigmas))
-        self.line_weight = cfg.line_weight
-        self.separable_share = 0.0
+        self.separable_share = 0.0  # 0: object and background colours not separable, 1: separable
         self._views: dict[bytes, View] = {}
 
     def set_separability(self, separability: float) -> None:
-        """Weight the silhouette by how separable the object's colours are from the background's
-        (:func:`silhouette_separability`): from ``line_weight`` to ``line_weight_separable``."""
+        """How separable the object's colours are from the background's (:func:`silhouette_separability`),
+        as a share from 0 (up to ``separable_from``) to 1 (from ``separable_at``) that the silhouette's
+        weights follow (:meth:`separable_weight`)."""
         cfg = self.cfg
-        share = np.clip((separability - cfg.separable_from) / max(cfg.separable_at - cfg.separable_from, 1e-9), 0.0, 1.0)
-        self.line_weight = cfg.line_weight + float(share) * (cfg.line_weight_separable - cfg.line_weight)
-        self.separable_share = float(share)
+        share = (separability - cfg.separable_from) / max(cfg.separable_at - cfg.separable_from, 1e-9)
+        self.separable_share = float(np.clip(share, 0.0, 1.0))
+
+    def separable_weight(self, low: float, high: float) -> float:
+        """``low`` for a video whose object is not separable from its background, ``high`` for one that is."""
+        return low + self.separable_share * (high - low)
+
+    @property
+    def line_weight(self) -> float:
+        return self.separable_weight(self.cfg.line_weight, self.cfg.line_weight_separable)
 
     def set_floor(self, world_to_camera: np.ndarray, pose0: np.ndarray, upright: bool = False) -> None:
         """The floor (the world's z = 0 plane) seen by the static frame-0 camera, and the object's frame-0

@@ -124,9 +124,9 @@ def track_poses(tracker, frames: np.ndarray, inputs: PoseInputs, config: PoseTra
     fitter = ModelFitter(inputs.model, K, width, height, cfg)
     if inputs.camera0 is not None:
         fitter.set_floor(inputs.camera0, inputs.pose0, inputs.upright)
-    fitter.set_separability(silhouette_separability(frames[0], mask0))
     background = Background(frames, mask0)
     colours = object_colours(frames[0], mask0, cfg.colour_clusters)
+    fitter.set_separability(silhouette_separability(frames[0], mask0, colours))
     rot = np.tile(np.eye(3), (T, 1, 1))
     trans = np.zeros((T, 3))
     ok = np.zeros(T, dtype=bool)
@@ -174,7 +174,7 @@ def _best_hypothesis(fitter: ModelFitter, evidence: FrameEvidence, config: PoseT
     def fit(pose):
         return fitter.refine(evidence, pose[0], pose[1], tracks=observed)
 
-    region_weight = config.region_weight + fitter.separable_share * (config.region_weight_separable - config.region_weight)
+    region_weight = fitter.separable_weight(config.region_weight, config.region_weight_separable)
 
     def score(pose):
         return (fitter.photometric_cost(evidence, pose[0], pose[1])

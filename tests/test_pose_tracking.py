@@ -139,7 +139,8 @@ def test_silhouette_separability_tells_a_white_object_on_a_white_floor_from_a_br
     and the fitter weights the silhouette accordingly."""
     white, white_mask = _disc_scene((245, 245, 240), (240, 240, 238), shade=0.3)
     brown, brown_mask = _disc_scene((120, 80, 40), (240, 240, 238), shade=0.3)
-    low, high = silhouette_separability(white, white_mask), silhouette_separability(brown, brown_mask)
+    low = silhouette_separability(white, white_mask, object_colours(white, white_mask, 8))
+    high = silhouette_separability(brown, brown_mask, object_colours(brown, brown_mask, 8))
     assert low < 0.5 < 0.85 < high, (low, high)
     cfg = PoseFitConfig()
     fitter = ModelFitter(box_model(np.array([1.0, 0.6, 0.5])), np.eye(3), 96, 64, cfg)
