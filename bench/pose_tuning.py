@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import hashlib
 import json
 import os
 import sys
@@ -48,15 +47,12 @@ def parse_overrides(items: list[str]):
 
 
 def perturbed_frames(sample, frames):
-    """The perturbed oracle's frames of ``sample``, exactly as ``write_perturbed_oracle`` encodes them."""
-    from benchmark.perturb import perturb_frames
-    from common.video import read_video, write_mp4
+    """The perturbed oracle's frames of ``sample``, as ``write_perturbed_oracle`` writes them, decoded."""
+    from benchmark.perturb import write_perturbed_video
+    from common.video import read_video
 
-    seed = int.from_bytes(hashlib.sha256(sample.id.encode()).digest()[:4], "little")
     with tempfile.TemporaryDirectory(prefix="pose-tuning-") as tmp:
-        path = Path(tmp) / f"{sample.id}.mp4"
-        write_mp4(path, perturb_frames(frames, 3.0, 3, seed), sample.fps, crf=18, deterministic=True)
-        return read_video(path)
+        return read_video(write_perturbed_video(Path(tmp) / f"{sample.id}.mp4", sample, frames))
 
 
 def score_suite(suite_path: str, overrides: list[str], kinds: tuple[str, ...]) -> list[dict]:

@@ -24,19 +24,25 @@ def perturb_frames(frames: np.ndarray, noise_sigma: float = 3.0, blur: int = 3, 
     return np.stack([cv2.blur(f, (blur, blur)) for f in noisy]) if blur > 1 else noisy
 
 
-def write_perturbed_oracle(suite, out_dir: str | Path, noise_sigma: float = 3.0, blur: int = 3, crf: int = 18) -> Path:
-    """Write ``<out_dir>/<sample_id>.mp4`` for every sample of ``suite`` that has a ground-truth video."""
+def write_perturbed_video(path: str | Path, sample, frames: np.ndarray, noise_sigma: float = 3.0, blur: int = 3,
+                          crf: int = 18) -> Path:
+    """Write the perturbed copy of ``sample``'s ground-truth ``frames`` to ``path`` (.mp4): noise seeded by
+    the sample's id, encoded deterministically, so that every run scores the same frames (the pose
+    metric's outcome on a hard sample can hinge on noise-level changes)."""
     from common.video import write_mp4
 
+    seed = int.from_bytes(hashlib.sha256(sample.id.encode()).digest()[:4], "little")
+    return write_mp4(path, perturb_frames(frames, noise_sigma, blur, seed), sample.fps, crf=crf, deterministic=True)
+
+
+def write_perturbed_oracle(suite, out_dir: str | Path, noise_sigma: float = 3.0, blur: int = 3, crf: int = 18) -> Path:
+    """Write ``<out_dir>/<sample_id>.mp4`` for every sample of ``suite`` that has a ground-truth video."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for sample in suite.samples:
         frames = sample.reference_frames()
         if frames is None:
             continue
-        seed = int.from_bytes(hashlib.sha256(sample.id.encode()).digest()[:4], "little")
-        # the same frames on every run: the pose metric's outcome on a hard sample can hinge on noise-level changes
-        write_mp4(out / f"{sample.id}.mp4", perturb_frames(frames, noise_sigma, blur, seed), sample.fps, crf=crf,
-                  deterministic=True)
+        write_perturbed_video(out / f"{sample.id}.mp4", sample, frames, noise_sigma, blur, crf)
         sample.release()
     return out
