@@ -53,7 +53,7 @@ def render_synthetic_clip(out_root: str | Path, clip_id: str, config: SyntheticC
     import cv2
 
     from common.clip_format import write_clip
-    from render.trajectories import rotation_about_z
+    from render.trajectories import rotation_about_axis, rotation_about_z
 
     rng = np.random.default_rng(config.seed)
     W, H, T = config.width, config.height, config.num_frames
@@ -75,11 +75,8 @@ def render_synthetic_clip(out_root: str | Path, clip_id: str, config: SyntheticC
     direction = np.array([np.cos(start_heading), np.sin(start_heading)])
     path_xy = (u[:, None] - 0.5) * config.travel * direction
     o2w = np.tile(np.eye(4), (T, 1, 1))
-    roll = np.radians(config.roll_deg) * u
-    c, s_ = np.cos(roll), np.sin(roll)
-    about_x = np.zeros((T, 3, 3))
-    about_x[:, 0, 0], about_x[:, 1, 1], about_x[:, 1, 2], about_x[:, 2, 1], about_x[:, 2, 2] = 1.0, c, -s_, s_, c
-    o2w[:, :3, :3] = rotation_about_z(heading) @ about_x
+    roll = rotation_about_axis(np.array([1.0, 0.0, 0.0]), np.radians(config.roll_deg) * u)
+    o2w[:, :3, :3] = rotation_about_z(heading) @ roll
     o2w[:, :2, 3] = path_xy
     o2w[:, 2, 3] = ext[2] / 2
     cam = np.tile(w2c, (T, 1, 1))

@@ -13,7 +13,8 @@ arc length), `families` (path families and their registry), `pose_modes` (pose m
 """
 
 from render.trajectories.families import ROTATIONAL_FAMILIES, TRAJECTORY_NAMES, TRANSLATION_ONLY
-from render.trajectories.kinematics import build_trajectory, object_to_world, path_length, rotation_about_z
+from render.trajectories.kinematics import (build_trajectory, object_to_world, path_length, rotation_about_axis,
+                                             rotation_about_z)
 from render.trajectories.pose_modes import POSE_MODES, UPRIGHT_POSE_MODES
 from render.trajectories.sampling import sample_trajectory_spec
 from render.trajectories.spec import (TrajectorySpec, describe_pose_modes, describe_trajectories, parameter_docs,
@@ -24,14 +25,15 @@ __all__ = [
     "ROTATIONAL_FAMILIES",
     "TRAJECTORY_NAMES",
     "TRANSLATION_ONLY",
+    "UPRIGHT_POSE_MODES",
     "TrajectorySpec",
     "build_trajectory",
     "describe_pose_modes",
-    "UPRIGHT_POSE_MODES",
     "describe_trajectories",
     "object_to_world",
     "parameter_docs",
     "path_length",
+    "rotation_about_axis",
     "rotation_about_z",
     "sample_trajectory_spec",
     "scale_path",

@@ -33,7 +33,7 @@ def rotation_about_z(angle: np.ndarray) -> np.ndarray:
     return out
 
 
-def _rot_axis(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
+def rotation_about_axis(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
     """Rotations by `angle` (T,) about the unit `axis` (3,) (Rodrigues)."""
     k = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]])
     s, c = np.sin(angle)[:, None, None], np.cos(angle)[:, None, None]
@@ -65,12 +65,12 @@ def _pose(spec: TrajectorySpec, heading: np.ndarray, progress: np.ndarray, curva
         return rotation_about_z(heading + p["spin_angle"] * progress), lift
     if spec.pose_mode == "bank":
         lean = np.clip(p["bank_gain"] * curvature * speed ** 2, -p["max_bank"], p["max_bank"])
-        return yaw @ _rot_axis(_X_AXIS, -lean), lift  # left turn (curvature > 0): top tilts to +Y
+        return yaw @ rotation_about_axis(_X_AXIS, -lean), lift  # left turn (curvature > 0): top tilts to +Y
     if spec.pose_mode == "pitch":
         lift, slope = _bump(spec, s, length)
-        return yaw @ _rot_axis(_Y_AXIS, -np.arctan(slope)), lift  # climbing: nose (+X) up
+        return yaw @ rotation_about_axis(_Y_AXIS, -np.arctan(slope)), lift  # climbing: nose (+X) up
     axis = np.array([math.cos(p["tumble_axis"]), math.sin(p["tumble_axis"]), 0.0])
-    return yaw @ _rot_axis(axis, p["tumble_angle"] * progress), lift
+    return yaw @ rotation_about_axis(axis, p["tumble_angle"] * progress), lift
 
 
 @dataclass(frozen=True)
