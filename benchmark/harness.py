@@ -104,6 +104,7 @@ def run_benchmark(config: RunConfig, *, model: Model | None = None, tracker=None
             raise MissingWeightsError(f"{what} weights not found at {path} (never downloaded; see docs/benchmark.md)")
     scorer = Scorer(suite, model, tracker, ArrayCache(cache_dir), lpips_model(config), config.pose, config.regenerate,
                     config.objmc_grid, config.objmc_protocol)
+    name = config.label or model.name  # in results and on the leaderboard
     rows, generated, references = [], [], []
     want_sets = bool(config.fid_weights or config.fvd_weights)
     if config.workers > 1:
@@ -113,7 +114,7 @@ def run_benchmark(config: RunConfig, *, model: Model | None = None, tracker=None
             raise ValueError("FID / FVD need every video in one process: run them with workers = 1")
         rows = score_in_workers(config, scorer, cache_dir)
     else:
-        for sample in tqdm(suite.samples, desc=f"bench {config.label or model.name}", unit="sample", file=sys.stderr,
+        for sample in tqdm(suite.samples, desc=f"bench {name}", unit="sample", file=sys.stderr,
                            disable=not config.progress):
             row, frames, reference = scorer.score(sample)
             rows.append(row)
@@ -126,7 +127,7 @@ def run_benchmark(config: RunConfig, *, model: Model | None = None, tracker=None
         "code_version": code_version(),
         "suite": suite.describe(),
         "objmc_queries": objmc_queries(config),
-        "model": {"name": config.label or model.name, "identity": model.identity},
+        "model": {"name": name, "identity": model.identity},
         "tracker": scorer.tracker_info,
         "num_samples": len(rows),
         "num_failed": sum(r["status"] != "ok" for r in rows),

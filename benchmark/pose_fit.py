@@ -193,7 +193,8 @@ def silhouette_separability(frame: np.ndarray, mask: np.ndarray, object_centres:
 
 class FrameEvidence:
     """One frame prepared for fitting: blurred colour features with gradients (``levels``, per blur level
-    (H, W, 9): features, x gradient, y gradient), and the object/background log-likelihood ratio (computed inside ``roi`` = (x0, x1, y0, y1), half-open; background outside)."""
+    (H, W, 9): features, x gradient, y gradient), and the object/background log-likelihood ratio
+    (computed inside ``roi`` = (x0, x1, y0, y1), half-open; background outside)."""
 
     def __init__(self, frame: np.ndarray, background: Background, colours: np.ndarray, cfg: PoseFitConfig,
                  roi: tuple[int, int, int, int] | None = None) -> None:

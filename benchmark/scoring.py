@@ -198,8 +198,8 @@ class Scorer:
                 # position, so only grid points near a centre can be chosen: track just those
                 near = np.argsort(((grid[None] - centres[:, None]) ** 2).sum(-1), axis=1)[:, :4]
                 grid = grid[np.unique(near)]
-            return frame0_queries(grid), lambda tracks: tracks[:, nearest_grid_tracks(tracks[0], centres)].transpose(
-                1, 0, 2)
+            return frame0_queries(grid), \
+                lambda tracks: tracks[:, nearest_grid_tracks(tracks[0], centres)].transpose(1, 0, 2)
         if self.objmc_grid:
             points = field_grid(sample.width, sample.height, self.objmc_grid)
             index = nearest_grid_tracks(points, cond[:, 0])

@@ -26,6 +26,7 @@ def score_in_workers(config, scorer: Scorer, cache_dir: Path) -> list[dict]:
     if resolve_model(config.model).identity != scorer.model.identity:
         raise ValueError(f"with workers > 1 the model must be the one the configuration names ({config.model!r})")
     samples = scorer.suite.samples
+    name = config.label or scorer.model.name
     failed: dict[str, str] = {}
     worker_config = replace(config, regenerate=False, cache_dir=cache_dir, progress=False)
     context = multiprocessing.get_context("spawn")
@@ -34,7 +35,7 @@ def score_in_workers(config, scorer: Scorer, cache_dir: Path) -> list[dict]:
                              initargs=(worker_config,)) as pool:
         pending, rows = {}, {}
         try:
-            for sample in tqdm(samples, desc=f"generate {scorer.model.name}", unit="sample", file=sys.stderr,
+            for sample in tqdm(samples, desc=f"generate {name}", unit="sample", file=sys.stderr,
                                disable=not (config.progress and scorer.model.needs_cache)):
                 if scorer.model.needs_cache:
                     try:
@@ -45,7 +46,7 @@ def score_in_workers(config, scorer: Scorer, cache_dir: Path) -> list[dict]:
                     finally:
                         sample.release()
                 pending[sample.id] = pool.submit(_worker_score, sample.id)
-            for sample_id, future in tqdm(pending.items(), desc=f"bench {scorer.model.name}", unit="sample",
+            for sample_id, future in tqdm(pending.items(), desc=f"bench {name}", unit="sample",
                                           file=sys.stderr, disable=not config.progress):
                 rows[sample_id], timing = future.result()
                 for name, value in timing.items():
