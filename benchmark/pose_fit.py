@@ -27,11 +27,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from benchmark.fit_kernels import (boundary_search, colour_feature_image, likelihood_ratio, photometric_term, point_term,
+                                   visible_samples, with_gradients)
 from benchmark.object_model import ObjectModel
 from benchmark.rasterize import Raster, rasterize
 
 STEP_TOLERANCE_RAD = 3.5e-3  # a Levenberg-Marquardt step smaller than this (0.2 deg) and ...
 STEP_TOLERANCE_M = 5e-3  # ... this (a depth change of ~0.1% at 5 m) ends the iterations
+_NO_NORMALS = np.zeros((0, 2))  # point_term's normals for a term without them (residuals in x and y)
 
 
 @dataclass(frozen=True)
@@ -92,33 +95,7 @@ def sample_image(image: np.ndarray, uv: np.ndarray, border: float | None = None)
 
 def colour_features(frame: np.ndarray, intensity_weight: float) -> np.ndarray:
     """(H, W, 3) float32: two chromaticity channels and the weighted intensity, all on a 0-255 scale."""
-    f = frame.astype(np.float32)
-    total = f.sum(axis=2, keepdims=True)
-    chroma = f[..., :2] / (total + 30.0) * 255.0
-    return np.concatenate([chroma, total / 3.0 * intensity_weight], axis=2)
-
-
-def _huber(a: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray]:
-    """Huber cost and IRLS weight of absolute residuals ``a``."""
-    return np.where(a <= k, 0.5 * a * a, k * (a - 0.5 * k)), np.where(a <= k, 1.0, k / np.maximum(a, 1e-12))
-
-
-def _projection_jacobian(K: np.ndarray, cam: np.ndarray, centre: np.ndarray) -> np.ndarray:
-    """d(pixel)/d(translation, rotation about the object centre): (N, 2, 6)."""
-    fx, fy = K[0, 0], K[1, 1]
-    inv_z = 1.0 / cam[:, 2]
-    x, y = cam[:, 0] * inv_z, cam[:, 1] * inv_z
-    dx, dy, dz = (cam - centre).T
-    J = np.empty((len(cam), 2, 6))
-    # translation: d(u, v)/d(cam); rotation about the centre: d(cam)/dw = -[cam - centre]x
-    J[:, 0, 0], J[:, 0, 1], J[:, 0, 2] = fx * inv_z, 0.0, -fx * x * inv_z
-    J[:, 1, 0], J[:, 1, 1], J[:, 1, 2] = 0.0, fy * inv_z, -fy * y * inv_z
-    for row in (0, 1):
-        a, b, c = J[:, row, 0], J[:, row, 1], J[:, row, 2]
-        J[:, row, 3] = -b * dz + c * dy
-        J[:, row, 4] = a * dz - c * dx
-        J[:, row, 5] = -a * dy + b * dx
-    return J
+    return colour_feature_image(np.ascontiguousarray(frame), float(intensity_weight))
 
 
 def _close(ra: np.ndarray, ta: np.ndarray, rb: np.ndarray, tb: np.ndarray, deg: float = 1.5, metres: float = 0.005) -> bool:
@@ -132,12 +109,7 @@ def _blurred_levels(image: np.ndarray, sigmas: tuple[float, ...]) -> list[np.nda
     that one bilinear lookup reads all three."""
     import cv2
 
-    levels = []
-    for sigma in sigmas:
-        b = cv2.GaussianBlur(image, (0, 0), sigma) if sigma > 0 else image
-        levels.append(np.dstack([b, cv2.Sobel(b, cv2.CV_32F, 1, 0, ksize=1) * 0.5,
-                                 cv2.Sobel(b, cv2.CV_32F, 0, 1, ksize=1) * 0.5]))
-    return levels
+    return [with_gradients(cv2.GaussianBlur(image, (0, 0), sigma) if sigma > 0 else image) for sigma in sigmas]
 
 
 class Background:
@@ -192,51 +164,56 @@ def silhouette_separability(frame: np.ndarray, mask: np.ndarray, object_centres:
 
 
 class FrameEvidence:
-    """One frame prepared for fitting: blurred colour features with gradients (``levels``, per blur level
-    (H, W, 9): features, x gradient, y gradient), and the object/background log-likelihood ratio
-    (computed inside ``roi`` = (x0, x1, y0, y1), half-open; background outside)."""
+    """One frame prepared for fitting, inside ``roi`` = (x0, x1, y0, y1) (half-open; the whole frame when
+    None): blurred colour features with gradients (``levels``, per blur level (h, w, 9): features, x
+    gradient, y gradient) over the region grown by the blur's reach, whose pixel (0, 0) is the frame's
+    ``origin`` (read them with :meth:`sample_level`), and the object/background log-likelihood ratio
+    ``llr`` (H, W; background outside the region)."""
 
     def __init__(self, frame: np.ndarray, background: Background, colours: np.ndarray, cfg: PoseFitConfig,
                  roi: tuple[int, int, int, int] | None = None) -> None:
         import cv2
 
-        self.levels = _blurred_levels(colour_features(frame, cfg.intensity_weight), cfg.blur_sigmas)
         height, width = frame.shape[:2]
         x0, x1, y0, y1 = roi or (0, width, 0, height)
+        reach = int(np.ceil(4.0 * max(cfg.blur_sigmas, default=0.0))) + 2  # blur and gradient kernels
+        lx0, lx1, ly0, ly1 = max(x0 - reach, 0), min(x1 + reach, width), max(y0 - reach, 0), min(y1 + reach, height)
+        if lx1 <= lx0 or ly1 <= ly0:
+            lx0, lx1, ly0, ly1 = 0, width, 0, height
+        self.origin = np.array([lx0, ly0], np.float64)
+        self.levels = _blurred_levels(colour_features(frame[ly0:ly1, lx0:lx1], cfg.intensity_weight), cfg.blur_sigmas)
         self.llr = np.full((height, width), -cfg.likelihood_clip, np.float32)
         if x1 <= x0 or y1 <= y0:
             return
         pad = 2  # for the blur
         px0, px1, py0, py1 = max(x0 - pad, 0), min(x1 + pad, width), max(y0 - pad, 0), min(y1 + pad, height)
         image = cv2.GaussianBlur(frame[py0:py1, px0:px1].astype(np.float32), (0, 0), 0.5)
-        image = image[y0 - py0:y1 - py0, x0 - px0:x1 - px0].reshape(-1, 3)
-        colours = np.asarray(colours, np.float32)
-        sq = np.einsum("ij,ij->i", image, image)
-        # squared distance to the nearest object colour: |I|^2 - 2 I.c + |c|^2, minimised over the colours
-        d_obj2 = np.maximum(sq + (-2.0 * image @ colours.T + (colours * colours).sum(1)).min(axis=1), 0.0)
-        bg = background.image[y0:y1, x0:x1].reshape(-1, 3)
-        bg2 = np.einsum("ij,ij->i", bg, bg)
-        dot = np.einsum("ij,ij->i", image, bg)
-        d_bg = np.sqrt(np.maximum(sq - 2.0 * dot + bg2, 0.0))
-        # a shadow: the background darkened by a factor in [shadow_floor, 1], at a small extra distance
-        scale = np.clip(dot / np.maximum(bg2, 1.0), cfg.shadow_floor, 1.0)
-        d_shadow = np.sqrt(np.maximum(sq - 2.0 * scale * dot + scale * scale * bg2, 0.0)) + cfg.shadow_penalty
-        d_bg = np.minimum(d_bg, d_shadow)
-        llr = np.clip((d_bg ** 2 - d_obj2) / (2.0 * cfg.likelihood_sigma ** 2), -cfg.likelihood_clip,
-                      cfg.likelihood_clip).reshape(y1 - y0, x1 - x0)
-        llr[~background.known[y0:y1, x0:x1]] = 0.0
-        self.llr[y0:y1, x0:x1] = llr
+        image = image[y0 - py0:y1 - py0, x0 - px0:x1 - px0]
+        self.llr[y0:y1, x0:x1] = likelihood_ratio(
+            np.ascontiguousarray(image), np.ascontiguousarray(background.image[y0:y1, x0:x1], np.float32),
+            np.ascontiguousarray(background.known[y0:y1, x0:x1]), np.ascontiguousarray(colours, np.float32),
+            cfg.likelihood_sigma, cfg.likelihood_clip, cfg.shadow_floor, cfg.shadow_penalty)
+
+    def sample_level(self, level: int, uv: np.ndarray) -> np.ndarray:
+        """Bilinear samples (..., 9) of blur level ``level`` at frame pixels ``uv`` (..., 2)."""
+        return sample_image(self.levels[level], uv - self.origin)
+
+    def level_intrinsics(self, K: np.ndarray) -> np.ndarray:
+        """``K`` moved so that it projects into the levels' pixels instead of the frame's."""
+        shifted = np.array(K, np.float64)
+        shifted[:2, 2] -= self.origin
+        return shifted
 
 
 @dataclass
 class _Photometric:
-    """The appearance term of one set of targets: the points used (object frame, (N, 3)); per set (latest
-    key frame, frame 0) the indices into them of its rows; per blur level the target colour of each row
-    (levels, R, 3); each row's weight (R, 1)."""
+    """The appearance term of one set of targets: the points used (object frame, (N, 3)); per row the index
+    of its point (R,) (the rows of the latest key frame's set, then frame 0's); per blur level the target
+    colour of each row (levels, R, 3); each row's weight (R,)."""
 
     xyz: np.ndarray
+    point_of_row: np.ndarray
     targets: np.ndarray
-    rows: list[np.ndarray]
     weights: np.ndarray
 
 
@@ -264,8 +241,8 @@ class Appearance:
     def add_keyframe(self, evidence: FrameEvidence, view: View, uv: np.ndarray, min_facing: float,
                      anchor: bool = False) -> None:
         good = view.visible & (view.facing > min_facing)
-        for level, stack in enumerate(evidence.levels):
-            values = sample_image(stack, uv[good])[:, :3]
+        for level in range(len(evidence.levels)):
+            values = evidence.sample_level(level, uv[good])[:, :3]
             self.recent[level, good] = values
             if anchor:
                 self.anchor[level, good] = values
@@ -281,7 +258,8 @@ class ModelFitter:
 
     def __init__(self, model: ObjectModel, K: np.ndarray, width: int, height: int, cfg: PoseFitConfig) -> None:
         self.model, self.K, self.width, self.height, self.cfg = model, np.asarray(K, float), width, height, cfg
-        self.points, self.normals, _ = model.surface_samples(cfg.surface_points, seed=0)
+        points, normals, _ = model.surface_samples(cfg.surface_points, seed=0)
+        self.points, self.normals = np.ascontiguousarray(points, np.float64), np.ascontiguousarray(normals, np.float64)
         self.cull = model.cull_back_faces
         self.floor: tuple[np.ndarray, np.ndarray, float] | None = None  # (normal, point, height), camera frame
         self.floor_up: np.ndarray | None = None  # upright objects: the object-frame direction along the floor's normal
@@ -326,13 +304,7 @@ class ModelFitter:
             return hit
         raster = rasterize(self.model.vertices, self.model.faces, rotation, translation, self.K, self.width, self.height,
                            cull_back_faces=self.cull)
-        uv, cam = self.project(rotation, translation, self.points)
-        cols, rows = np.rint(uv[:, 0]).astype(np.int64), np.rint(uv[:, 1]).astype(np.int64)
-        inside = (cols >= 0) & (cols < self.width) & (rows >= 0) & (rows < self.height) & (cam[:, 2] > 0)
-        seen = raster.depth[np.clip(rows, 0, self.height - 1), np.clip(cols, 0, self.width - 1)]
-        facing = -np.einsum("ij,ij->i", self.normals @ rotation.T, cam) / np.maximum(
-            np.sqrt(np.einsum("ij,ij->i", cam, cam)), 1e-12)
-        visible = inside & (seen > 0) & (np.abs(seen - cam[:, 2]) <= 0.01 + 0.01 * cam[:, 2]) & (facing > 0)
+        visible, facing = visible_samples(rotation, translation, self.K, self.points, self.normals, raster.depth)
         view = View(rotation, translation, raster, visible, facing)
         if len(self._views) > 64:
             self._views.clear()
@@ -409,35 +381,11 @@ class ModelFitter:
         if len(points) == 0:
             return None
         cfg = self.cfg
-        L = cfg.line_half_length
         uv, _ = self.project(view.rotation, view.translation, points)
-        steps = np.arange(-L, L + 1, dtype=np.float32)
-        line = uv[:, None, :] + steps[None, :, None] * normal[:, None, :]
-        values = sample_image(evidence.llr, line, border=-cfg.likelihood_clip)
-        covered = sample_image(view.raster.mask.astype(np.float32), line, border=0.0) > 0.5
-        # inner samples count while they stay on this part of the posed object, outer ones while off it
-        inner = np.cumprod(covered[:, L::-1], axis=1)[:, ::-1].astype(bool)
-        outer = np.cumprod(~covered[:, L + 1:], axis=1).astype(bool)
-        values = np.where(np.concatenate([inner, outer], axis=1), values, 0.0)
-        cumulative = np.concatenate([np.zeros((len(values), 1), np.float32), np.cumsum(values, axis=1)], axis=1)
-        energy = cumulative - (cumulative[:, -1:] - cumulative)  # object before the boundary, background after
-        j = np.argmax(energy, axis=1)
-        n = np.arange(len(values))
-        edge = steps[0] - 0.5 + j
-        left, right = np.clip(j - 1, 0, 2 * L), np.clip(j, 0, 2 * L)
-        a, b = values[n, left], values[n, right]
-        crossing = (j > 0) & (j <= 2 * L) & (a > 0) & (b < 0)
-        edge = np.where(crossing, steps[left] + a / np.where(crossing, a - b, 1.0), edge)
-        index = np.arange(2 * L + 1)[None, :]
-        w = cfg.contrast_window
-        inside_win = (index < j[:, None]) & (index >= j[:, None] - w)
-        outside_win = (index >= j[:, None]) & (index < j[:, None] + w)
-        mean_in = (values * inside_win).sum(1) / np.maximum(inside_win.sum(1), 1)
-        mean_out = (values * outside_win).sum(1) / np.maximum(outside_win.sum(1), 1)
-        contrast = np.minimum(mean_in, -mean_out) * (inside_win.sum(1) > 0) * (outside_win.sum(1) > 0)
-        weight = np.clip(contrast / cfg.contrast_scale, 0.0, 1.0) ** 2
-        # the contour pixel's centre lies half a pixel inside the silhouette's edge
-        target = uv + (edge - 0.5)[:, None] * normal
+        normal = np.ascontiguousarray(normal, np.float64)
+        target, weight = boundary_search(uv, normal, evidence.llr, view.raster.mask.astype(np.float64),
+                                         cfg.line_half_length, cfg.likelihood_clip, cfg.contrast_window,
+                                         cfg.contrast_scale)
         return points, normal, target, weight
 
     # ---------------------------------------------------------------- refinement
@@ -459,11 +407,11 @@ class ModelFitter:
         if not chosen:
             return None
         points = np.unique(np.concatenate([index for _, index, _ in chosen]))
-        rows = [np.searchsorted(points, index) for _, index, _ in chosen]
+        point_of_row = np.concatenate([np.searchsorted(points, index) for _, index, _ in chosen])
         targets = np.concatenate([colours[:, index] for colours, index, _ in chosen], axis=1)
         # each set weighs ``weight`` in total, spread over its rows and their 3 channels
         weights = np.concatenate([np.full(len(index), weight / (3 * len(index))) for _, index, weight in chosen])
-        return _Photometric(self.points[points], targets, rows, weights[:, None])
+        return _Photometric(np.ascontiguousarray(self.points[points]), point_of_row, targets, weights)
 
     def _cost(self, rotation, translation, level, evidence, photometric, boundary, tracks, prior_t, want_jacobian):
         cfg = self.cfg
@@ -489,46 +437,16 @@ class ModelFitter:
             H[3:, 3:] += cfg.tilt_prior * J.T @ J
             g[3:] += cfg.tilt_prior * J.T @ e
         if photometric is not None:
-            uv, cam = self.project(rotation, translation, photometric.xyz)
-            sampled = sample_image(evidence.levels[level], uv)  # (N, 9): colours, x and y gradients
-            rows = np.concatenate(photometric.rows)
-            r = sampled[rows, :3] - photometric.targets[level]  # (R, 3)
-            rho, w = _huber(np.abs(r), cfg.photometric_huber)
-            cost += float((photometric.weights * rho).sum())
-            if want_jacobian:
-                # rows of one point share its Jacobian: sum their weights (and weighted residuals) per point
-                wr = photometric.weights * w
-                point_w = np.zeros((len(uv), 3))
-                point_wr = np.zeros((len(uv), 3))
-                start = 0
-                for index in photometric.rows:  # unique within each set
-                    stop = start + len(index)
-                    point_w[index] += wr[start:stop]
-                    point_wr[index] += wr[start:stop] * r[start:stop]
-                    start = stop
-                Juv = _projection_jacobian(self.K, cam, translation)
-                J = (sampled[:, 3:6, None] * Juv[:, None, 0, :] + sampled[:, 6:9, None] * Juv[:, None, 1, :]).reshape(-1, 6)
-                H += (J * point_w.reshape(-1, 1)).T @ J
-                g += J.T @ point_wr.reshape(-1)
+            c, h, gr = photometric_term(rotation, translation, evidence.level_intrinsics(self.K), photometric.xyz,
+                                        evidence.levels[level], photometric.point_of_row, photometric.targets[level],
+                                        photometric.weights, cfg.photometric_huber, want_jacobian)
+            cost, H, g = cost + c, H + h, g + gr
         for points, normal, target, weight, huber, total in (boundary, tracks):
             if points is None or len(points) == 0:
                 continue
-            uv, cam = self.project(rotation, translation, points)
-            if normal is None:
-                r = (uv - target).reshape(-1)
-                rep = 2
-            else:
-                r = ((uv - target) * normal).sum(1)
-                rep = 1
-            rho, w = _huber(np.abs(r), huber)
-            ww = np.repeat(weight, rep) * total / max(len(points), 1)
-            cost += float((ww * rho).sum())
-            if want_jacobian:
-                Juv = _projection_jacobian(self.K, cam, translation)
-                J = Juv.reshape(-1, 6) if normal is None else normal[:, 0:1] * Juv[:, 0] + normal[:, 1:2] * Juv[:, 1]
-                Jw = J * (ww * w)[:, None]
-                H += Jw.T @ J
-                g += Jw.T @ r
+            c, h, gr = point_term(rotation, translation, self.K, points, _NO_NORMALS if normal is None else normal,
+                                  target, weight * (total / len(points)), huber, want_jacobian)
+            cost, H, g = cost + c, H + h, g + gr
         return cost, H, g
 
     def refine(self, evidence: FrameEvidence, rotation: np.ndarray, translation: np.ndarray,
@@ -542,7 +460,8 @@ class ModelFitter:
         iterations = iterations or cfg.iterations
         none = (None, None, None, None, 0.0, 0.0)
         track_term = none if tracks is None or len(tracks[0]) == 0 else (
-            tracks[0], None, tracks[1], np.ones(len(tracks[0])), cfg.track_huber_px, cfg.track_weight * 64.0)
+            np.ascontiguousarray(tracks[0], np.float64), None, np.ascontiguousarray(tracks[1], np.float64),
+            np.ones(len(tracks[0])), cfg.track_huber_px, cfg.track_weight * 64.0)
         targets = None  # (R, t) the visibility, colours and boundary targets were derived at, and those terms
         for level in levels:
             for outer in range(cfg.outer_iterations):

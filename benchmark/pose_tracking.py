@@ -91,7 +91,7 @@ def seed_points(fitter: ModelFitter, evidence: FrameEvidence, rotation: np.ndarr
     if check_colour:
         # a point must show the colour it had (where it has one); one never seen must be unlike the background
         known = keep & app.recent_ok
-        seen = sample_image(evidence.levels[-1], uv[known])[:, :3]
+        seen = evidence.sample_level(len(evidence.levels) - 1, uv[known])[:, :3]
         agree = np.abs(seen - app.recent[-1, known]).max(axis=1) <= SEED_COLOUR_TOLERANCE * fitter.cfg.photometric_huber
         keep[np.flatnonzero(known)[~agree]] = False
     index = np.flatnonzero(keep)
