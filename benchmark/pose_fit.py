@@ -62,7 +62,8 @@ class PoseFitConfig:
     contrast_window: int = 3  # pixels on each side of a boundary that must be classified clearly
     contrast_scale: float = 2.0
     translation_prior: float = 400.0  # per squared metre of translation away from the starting estimate
-    floor_height_prior: float = 400.0  # per squared metre of the object's centre leaving its frame-0 height
+    floor_height_prior: float = 400.0  # per squared metre of the object's centre leaving its frame-0 height ...
+    upright_height_prior: float = 4000.0  # ... for an upright object (its motion keeps the centre's height exactly)
     tilt_prior: float = 600.0  # per squared radian of an upright object tilting away from its frame-0 attitude
     track_weight: float = 0.0  # weight of tracked points as a reprojection term (0: tracks only propose poses)
     track_huber_px: float = 2.0
@@ -421,13 +422,14 @@ class ModelFitter:
             cost += 0.5 * cfg.translation_prior * float(d @ d)
             H[:3, :3] += cfg.translation_prior * np.eye(3)
             g[:3] += cfg.translation_prior * d
-        if self.floor is not None and cfg.floor_height_prior:
-            # the object's centre stays at its frame-0 height above the floor (weakly)
+        height_prior = cfg.upright_height_prior if self.floor_up is not None else cfg.floor_height_prior
+        if self.floor is not None and height_prior:
+            # the object's centre stays at its frame-0 height above the floor
             normal, point, height = self.floor
             r = float(normal @ (translation - point)) - height
-            cost += 0.5 * cfg.floor_height_prior * r * r
-            H[:3, :3] += cfg.floor_height_prior * np.outer(normal, normal)
-            g[:3] += cfg.floor_height_prior * r * normal
+            cost += 0.5 * height_prior * r * r
+            H[:3, :3] += height_prior * np.outer(normal, normal)
+            g[:3] += height_prior * r * normal
         if self.floor_up is not None and cfg.tilt_prior:
             # an upright object keeps its frame-0 attitude to the floor (weakly): R a stays along the floor's normal
             up = rotation @ self.floor_up
