@@ -141,12 +141,15 @@ def object_colours(frame: np.ndarray, mask: np.ndarray, count: int) -> np.ndarra
 
 
 def silhouette_separability(frame: np.ndarray, mask: np.ndarray, object_centres: np.ndarray,
-                            colour_distance: float = 24.0) -> float:
+                            likelihood_sigma: float = 12.0) -> float:
     """How clearly the object's colours differ from the background's around it, in frame 0 (0 to 1): the
-    smaller of the share of object pixels unlike every colour of a ring of background around the object
-    and the share of ring pixels unlike every object colour (``object_centres``, :func:`object_colours`
-    of the masked pixels; unlike: nearest cluster farther than ``colour_distance``, 0-255 units). A white
-    boat on a white floor scores near 0; a brown animal there near 1."""
+    smaller of the share of object pixels that a likelihood ratio classifies as object and the share of
+    the pixels of a ring of background around the object that it classifies as background. A pixel is
+    classified clearly when its squared distance to the nearest colour of the other side exceeds that to
+    its own side's by 2 ``likelihood_sigma``^2 (a log-likelihood ratio of 1, as in :class:`FrameEvidence`);
+    the object's colours are ``object_centres`` (:func:`object_colours` of the masked pixels), the ring's
+    are clustered the same way. A white boat on a white floor scores near 0; a brown animal there near 1,
+    also after noise and blur."""
     import cv2
 
     m = mask.astype(np.uint8)
@@ -156,12 +159,17 @@ def silhouette_separability(frame: np.ndarray, mask: np.ndarray, object_centres:
         return 0.0
     image = cv2.GaussianBlur(frame.astype(np.float32), (0, 0), 0.5)
     object_px, ring_px = image[mask], image[ring]
+    object_centres = np.asarray(object_centres, np.float32)
+    ring_centres = object_colours(frame, ring, 8)
 
-    def unlike(pixels: np.ndarray, centres: np.ndarray) -> float:
+    def nearest2(pixels: np.ndarray, centres: np.ndarray) -> np.ndarray:
         d2 = (pixels * pixels).sum(1)[:, None] - 2.0 * pixels @ centres.T + (centres * centres).sum(1)[None]
-        return float((d2.min(axis=1) > colour_distance ** 2).mean())
+        return np.maximum(d2.min(axis=1), 0.0)
 
-    return min(unlike(object_px, object_colours(frame, ring, 8)), unlike(ring_px, np.asarray(object_centres, np.float32)))
+    margin = 2.0 * likelihood_sigma ** 2
+    object_clear = nearest2(object_px, ring_centres) - nearest2(object_px, object_centres) > margin
+    ring_clear = nearest2(ring_px, object_centres) - nearest2(ring_px, ring_centres) > margin
+    return float(min(object_clear.mean(), ring_clear.mean()))
 
 
 class FrameEvidence:

@@ -126,7 +126,7 @@ def track_poses(tracker, frames: np.ndarray, inputs: PoseInputs, config: PoseTra
         fitter.set_floor(inputs.camera0, inputs.pose0, inputs.upright)
     background = Background(frames, mask0)
     colours = object_colours(frames[0], mask0, cfg.colour_clusters)
-    fitter.set_separability(silhouette_separability(frames[0], mask0, colours))
+    fitter.set_separability(silhouette_separability(frames[0], mask0, colours, cfg.likelihood_sigma))
     rot = np.tile(np.eye(3), (T, 1, 1))
     trans = np.zeros((T, 3))
     ok = np.zeros(T, dtype=bool)
