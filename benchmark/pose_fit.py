@@ -17,7 +17,7 @@ Three kinds of evidence, all from the video being scored plus what the suite kno
   hypotheses far apart, where the local terms do not reach.
 
 The pose is refined by Levenberg-Marquardt on the appearance and silhouette terms (plus optional point
-tracks and a weak prior on the translation), coarse (blurred) to fine. All image coordinates use pixel
+tracks, a weak prior on the translation and the floor priors), coarse (blurred) to fine. All image coordinates use pixel
 centres at integer positions (docs/conventions.md).
 """
 
