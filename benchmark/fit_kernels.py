@@ -136,16 +136,31 @@ def photometric_term(R, t, K, xyz, image, point_of_row, targets, weights, huber,
             point_w[p, c] += weights[r] * w
             point_wr[p, c] += weights[r] * w * res
     if want_jacobian:
+        # per point, with G_c = (x gradient, y gradient) of channel c: H += Juv^T (sum_c w_c G_c^T G_c) Juv and
+        # g += Juv^T sum_c (w r)_c G_c^T; upper triangle of H only, mirrored at the end
         Juv = np.empty((2, 6))
-        j = np.empty(6)
         for p in range(n):
-            if point_w[p, 0] == 0.0 and point_w[p, 1] == 0.0 and point_w[p, 2] == 0.0:
+            m00 = m01 = m11 = q0 = q1 = 0.0
+            for c in range(3):
+                gx, gy = samples[p, 3 + c], samples[p, 6 + c]
+                w, wr = point_w[p, c], point_wr[p, c]
+                m00 += w * gx * gx
+                m01 += w * gx * gy
+                m11 += w * gy * gy
+                q0 += wr * gx
+                q1 += wr * gy
+            if m00 == 0.0 and m11 == 0.0 and q0 == 0.0 and q1 == 0.0:
                 continue
             _pixel_jacobian(K, t, cams[p, 0], cams[p, 1], cams[p, 2], Juv)
-            for c in range(3):
-                for a in range(6):
-                    j[a] = samples[p, 3 + c] * Juv[0, a] + samples[p, 6 + c] * Juv[1, a]
-                _accumulate(H, g, j, point_w[p, c], point_wr[p, c])
+            for a in range(6):
+                ma0 = m00 * Juv[0, a] + m01 * Juv[1, a]  # (M Juv)[:, a]
+                ma1 = m01 * Juv[0, a] + m11 * Juv[1, a]
+                g[a] += q0 * Juv[0, a] + q1 * Juv[1, a]
+                for b in range(a, 6):
+                    H[a, b] += Juv[0, b] * ma0 + Juv[1, b] * ma1
+        for a in range(6):
+            for b in range(a):
+                H[a, b] = H[b, a]
     return cost, H, g
 
 
@@ -344,3 +359,40 @@ def visible_samples(R, t, K, points, normals, depth):
         seen = depth[int(row), int(col)]
         visible[p] = seen > 0.0 and abs(seen - cz) <= 0.01 + 0.01 * cz
     return visible, facing
+
+
+@njit(cache=True)
+def prior_terms(R, t, prior_t, translation_weight, floor_normal, floor_point, floor_height, height_weight,
+                floor_up, tilt_weight):
+    """The fit's priors as (cost, H, g): the translation near ``prior_t``; the centre at ``floor_height``
+    above the floor (unit ``floor_normal`` through ``floor_point``, camera frame); ``R floor_up`` along the
+    floor's normal (an upright object's attitude). A weight of 0 switches a prior off."""
+    H = np.zeros((6, 6))
+    g = np.zeros(6)
+    cost = 0.0
+    for i in range(3):
+        d = t[i] - prior_t[i]
+        cost += 0.5 * translation_weight * d * d
+        H[i, i] += translation_weight
+        g[i] += translation_weight * d
+    if height_weight:
+        r = -floor_height
+        for i in range(3):
+            r += floor_normal[i] * (t[i] - floor_point[i])
+        cost += 0.5 * height_weight * r * r
+        for i in range(3):
+            g[i] += height_weight * r * floor_normal[i]
+            for j in range(3):
+                H[i, j] += height_weight * floor_normal[i] * floor_normal[j]
+    if tilt_weight:
+        # e = R a - n; d(e)/d(w) = -[R a]x, so J^T J = |u|^2 I - u u^T and J^T e = u x e with u = R a
+        u = R @ floor_up
+        e = u - floor_normal
+        cost += 0.5 * tilt_weight * (e[0] * e[0] + e[1] * e[1] + e[2] * e[2])
+        uu = u[0] * u[0] + u[1] * u[1] + u[2] * u[2]
+        cross = np.array([u[1] * e[2] - u[2] * e[1], u[2] * e[0] - u[0] * e[2], u[0] * e[1] - u[1] * e[0]])
+        for i in range(3):
+            g[3 + i] += tilt_weight * cross[i]
+            for j in range(3):
+                H[3 + i, 3 + j] += tilt_weight * ((uu if i == j else 0.0) - u[i] * u[j])
+    return cost, H, g

@@ -28,13 +28,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmark.fit_kernels import (boundary_search, colour_feature_image, likelihood_ratio, photometric_term, point_term,
-                                   visible_samples, with_gradients)
+                                   prior_terms, visible_samples, with_gradients)
 from benchmark.object_model import ObjectModel
 from benchmark.rasterize import Raster, rasterize
 
 STEP_TOLERANCE_RAD = 3.5e-3  # a Levenberg-Marquardt step smaller than this (0.2 deg) and ...
 STEP_TOLERANCE_M = 5e-3  # ... this (a depth change of ~0.1% at 5 m) ends the iterations
 _NO_NORMALS = np.zeros((0, 2))  # point_term's normals for a term without them (residuals in x and y)
+_ZERO3 = np.zeros(3)
 
 
 @dataclass(frozen=True)
@@ -270,8 +271,11 @@ class ModelFitter:
         points, normals, _ = model.surface_samples(cfg.surface_points, seed=0)
         self.points, self.normals = np.ascontiguousarray(points, np.float64), np.ascontiguousarray(normals, np.float64)
         self.cull = model.cull_back_faces
-        self.floor: tuple[np.ndarray, np.ndarray, float] | None = None  # (normal, point, height), camera frame
-        self.floor_up: np.ndarray | None = None  # upright objects: the object-frame direction along the floor's normal
+        # the floor priors' arguments of fit_kernels.prior_terms: the floor's normal and a point of it (camera
+        # frame), the object centre's frame-0 height above it and that prior's weight; for upright objects the
+        # object-frame direction along the floor's normal and the tilt prior's weight (0: off)
+        self.floor_terms: tuple[np.ndarray, np.ndarray, float, float, np.ndarray, float] = (
+            _ZERO3, _ZERO3, 0.0, 0.0, _ZERO3, 0.0)
         self.appearance = Appearance(len(self.points), len(cfg.blur_sigmas))
         self.separable_share = 0.0  # 0: object and background colours not separable, 1: separable
         self._views: dict[bytes, View] = {}
@@ -296,10 +300,12 @@ class ModelFitter:
         """The floor (the world's z = 0 plane) seen by the static frame-0 camera, and the object's frame-0
         height above it, for the floor-height prior; with ``upright`` (the sample's motion keeps the object's
         attitude to the floor: it only turns about the floor's normal), also the tilt prior."""
-        normal = world_to_camera[:3, :3] @ np.array([0.0, 0.0, 1.0])
-        point = world_to_camera[:3, 3]
-        self.floor = (normal, point, float(normal @ (pose0[:3, 3] - point)))
-        self.floor_up = pose0[:3, :3].T @ normal if upright else None
+        cfg = self.cfg
+        normal = np.ascontiguousarray(world_to_camera[:3, :3] @ np.array([0.0, 0.0, 1.0]), np.float64)
+        point = np.ascontiguousarray(world_to_camera[:3, 3], np.float64)
+        height = float(normal @ (pose0[:3, 3] - point))
+        self.floor_terms = (normal, point, height, float(cfg.upright_height_prior if upright else cfg.floor_height_prior),
+                            pose0[:3, :3].T @ normal if upright else _ZERO3, float(cfg.tilt_prior) if upright else 0.0)
 
     # ---------------------------------------------------------------- geometry
     def project(self, rotation: np.ndarray, translation: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -424,28 +430,7 @@ class ModelFitter:
 
     def _cost(self, rotation, translation, level, evidence, photometric, boundary, tracks, prior_t, want_jacobian):
         cfg = self.cfg
-        cost, H, g = 0.0, np.zeros((6, 6)), np.zeros(6)
-        if cfg.translation_prior:
-            d = translation - prior_t
-            cost += 0.5 * cfg.translation_prior * float(d @ d)
-            H[:3, :3] += cfg.translation_prior * np.eye(3)
-            g[:3] += cfg.translation_prior * d
-        height_prior = cfg.upright_height_prior if self.floor_up is not None else cfg.floor_height_prior
-        if self.floor is not None and height_prior:
-            # the object's centre stays at its frame-0 height above the floor
-            normal, point, height = self.floor
-            r = float(normal @ (translation - point)) - height
-            cost += 0.5 * height_prior * r * r
-            H[:3, :3] += height_prior * np.outer(normal, normal)
-            g[:3] += height_prior * r * normal
-        if self.floor_up is not None and cfg.tilt_prior:
-            # an upright object keeps its frame-0 attitude to the floor (weakly): R a stays along the floor's normal
-            up = rotation @ self.floor_up
-            e = up - self.floor[0]
-            cost += 0.5 * cfg.tilt_prior * float(e @ e)
-            J = -np.array([[0.0, -up[2], up[1]], [up[2], 0.0, -up[0]], [-up[1], up[0], 0.0]])
-            H[3:, 3:] += cfg.tilt_prior * J.T @ J
-            g[3:] += cfg.tilt_prior * J.T @ e
+        cost, H, g = prior_terms(rotation, translation, prior_t, float(cfg.translation_prior), *self.floor_terms)
         if photometric is not None:
             c, h, gr = photometric_term(rotation, translation, evidence.level_intrinsics(self.K), photometric.xyz,
                                         evidence.levels[level], photometric.point_of_row, photometric.targets[level],

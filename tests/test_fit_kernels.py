@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark.fit_kernels import (boundary_search, likelihood_ratio, photometric_term, point_term,
+from benchmark.fit_kernels import (boundary_search, likelihood_ratio, photometric_term, point_term, prior_terms,
                                    visible_samples, with_gradients)
 from benchmark.object_model import box_model
 from benchmark.pose_fit import rodrigues
@@ -84,6 +84,23 @@ def test_point_term_gradient_is_the_cost_gradient(along_normal):
     assert value == pytest.approx(cost(rotation, translation))
     np.testing.assert_allclose(g, _finite_difference(cost, rotation, translation), rtol=1e-4, atol=1e-6)
     assert np.allclose(H, H.T) and np.linalg.eigvalsh(H).min() >= -1e-9
+
+
+def test_prior_gradient_is_the_cost_gradient():
+    normal = np.array([0.0, -0.92, 0.39])
+    normal /= np.linalg.norm(normal)
+    point, up = np.array([0.1, 1.2, 4.0]), rodrigues(np.array([0.3, -0.2, 0.5])).T @ normal
+    rotation, translation = rodrigues(np.array([0.25, 0.1, -0.3])), np.array([0.2, -0.1, 5.0])
+    args = (np.array([0.1, 0.0, 4.8]), 400.0, normal, point, 0.3, 4000.0, up, 600.0)
+
+    def cost(r, t):
+        return prior_terms(r, t, *args)[0]
+
+    value, H, g = prior_terms(rotation, translation, *args)
+    assert value > 1.0
+    np.testing.assert_allclose(g, _finite_difference(cost, rotation, translation), rtol=1e-5, atol=1e-6)
+    assert np.allclose(H, H.T) and np.linalg.eigvalsh(H).min() >= -1e-9
+    assert prior_terms(rotation, translation, args[0], 0.0, normal, point, 0.3, 0.0, up, 0.0)[0] == 0.0
 
 
 def test_photometric_term_on_a_linear_image_has_the_exact_gradient():
