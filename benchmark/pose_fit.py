@@ -376,6 +376,28 @@ class ModelFitter:
         last = self.appearance.last_rotation
         return last is None or float(geodesic_deg(rotation, last)) > self.cfg.keyframe_every_deg
 
+    def align_translation(self, evidence: FrameEvidence, rotation: np.ndarray, translation: np.ndarray,
+                          radius: int, min_gain: float) -> np.ndarray:
+        """The translation moved (at the object's depth, parallel to the image) so that the posed silhouette
+        covers the pixels that look most like the object: the shift of at most ``radius`` pixels that
+        maximises the log-likelihood ratio summed over the silhouette, if it beats no shift by ``min_gain``
+        per silhouette pixel."""
+        import cv2
+
+        raster = self.view(rotation, translation).raster
+        rows, cols = np.nonzero(raster.mask)
+        if rows.size == 0 or radius <= 0:
+            return translation
+        y0, y1, x0, x1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+        padded = np.pad(evidence.llr, radius, constant_values=-self.cfg.likelihood_clip)
+        window = padded[y0:y1 + 2 * radius, x0:x1 + 2 * radius]
+        scores = cv2.matchTemplate(window, raster.mask[y0:y1, x0:x1].astype(np.float32), cv2.TM_CCORR)
+        dy, dx = np.unravel_index(int(np.argmax(scores)), scores.shape)
+        if scores[dy, dx] < scores[radius, radius] + min_gain * rows.size:
+            return translation
+        depth = float(raster.depth[rows, cols].mean())
+        return translation + depth * np.array([(dx - radius) / self.K[0, 0], (dy - radius) / self.K[1, 1], 0.0])
+
     def region_energy(self, evidence: FrameEvidence, rotation: np.ndarray, translation: np.ndarray) -> float:
         """Minus the summed object/background log-likelihood ratio over the pixels the posed mesh covers."""
         return -float(evidence.llr[self.view(rotation, translation).raster.mask].sum())

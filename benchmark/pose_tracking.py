@@ -31,7 +31,7 @@ from benchmark.pose_fit import (Background, FrameEvidence, ModelFitter, PoseFitC
                                 sample_image, silhouette_separability)
 from benchmark.trackers.base import frame0_queries
 
-POSE_TRACKING_VERSION = 4  # bumped whenever the recovered poses change (cache keys)
+POSE_TRACKING_VERSION = 5  # bumped whenever the recovered poses change (cache keys)
 SEED_MIN_LIKELIHOOD = 1.0  # object/background log-likelihood ratio a seeded point's pixel must reach
 SEED_COLOUR_TOLERANCE = 1.5  # times the photometric Huber threshold: largest colour change of a seeded point
 
@@ -46,6 +46,8 @@ class PoseTrackingConfig:
     min_surviving: float = 0.3  # re-seed once fewer than this share of the seeded points survive
     min_support: float = -1.0  # mean object/background log-likelihood over the fitted silhouette
     min_visible_points: int = 12
+    align_radius_px: int = 6  # the prediction's translation first moves its silhouette onto the object, by up to this,
+    align_min_gain: float = 0.2  # ... when that raises the silhouette's mean log-likelihood ratio by at least this
     max_object_pixels: int = 1600  # frames are shrunk so that the frame-0 object covers at most this many pixels
     always_search: bool = False  # False: the other hypotheses only when the prediction is not confirmed:
     search_speed_deg: float = 8.0  # ... the object turns faster than this per frame,
@@ -146,12 +148,14 @@ def track_poses(tracker, frames: np.ndarray, inputs: PoseInputs, config: PoseTra
             r_pred, t_pred = r_prev, t_prev
         roi = fitter.region_of_interest([(r_prev, t_prev), (r_pred, t_pred)], margin=3 * cfg.line_half_length)
         evidence = FrameEvidence(frames[k], background, colours, cfg, roi)
+        t_aligned = fitter.align_translation(evidence, r_pred, t_pred, config.align_radius_px, config.align_min_gain)
+        aligned = None if t_aligned is t_pred else (r_pred, t_aligned)
         observed = None
         if segment is not None:
             segment.alive &= trusted[k - segment.start]
             observed = segment.observed(k)
         r_k, t_k = _best_hypothesis(fitter, evidence, config, (r_pred, t_pred), (r_prev, t_prev), observed, K,
-                                    threshold, history[-1] if history else None)
+                                    threshold, history[-1] if history else None, aligned)
         rot[k], trans[k] = r_k, t_k
         support, _ = fitter.region_support(evidence, r_k, t_k)
         ok[k] = support >= config.min_support and fitter.visible_coloured(r_k, t_k) >= config.min_visible_points
@@ -167,10 +171,11 @@ def track_poses(tracker, frames: np.ndarray, inputs: PoseInputs, config: PoseTra
 
 
 def _best_hypothesis(fitter: ModelFitter, evidence: FrameEvidence, config: PoseTrackingConfig, predicted, previous,
-                     observed, K: np.ndarray, threshold: float, last_support: float | None):
-    """(R, t) fitted to the frame: the fitted prediction when it is confirmed (a slow turn, a silhouette
-    as object-like as the last frame's, and little moved by the fit), else the best fitted hypothesis
-    (module docstring) by appearance cost plus the weighted region term."""
+                     observed, K: np.ndarray, threshold: float, last_support: float | None, aligned=None):
+    """(R, t) fitted to the frame: the fitted prediction (or the fitted ``aligned`` one, the prediction moved
+    onto the object's pixels, where that scores better) when it is confirmed (a slow turn, a silhouette as
+    object-like as the last frame's, and little moved by the fit), else the best fitted hypothesis (module
+    docstring) by appearance cost plus the weighted region term."""
     def fit(pose):
         return fitter.refine(evidence, pose[0], pose[1], tracks=observed)
 
@@ -181,6 +186,10 @@ def _best_hypothesis(fitter: ModelFitter, evidence: FrameEvidence, config: PoseT
                 + region_weight * fitter.region_energy(evidence, pose[0], pose[1]))
 
     best = fit(predicted)
+    if aligned is not None:
+        candidate = fit(aligned)
+        if score(candidate) < score(best):
+            best = candidate
     if not config.always_search and last_support is not None \
             and float(geodesic_deg(predicted[0], previous[0])) <= config.search_speed_deg:
         support = fitter.region_support(evidence, best[0], best[1])[0]

@@ -186,3 +186,22 @@ def test_the_upright_prior_helps_upright_samples_and_does_not_hide_an_object_tip
     upright_frames, upright_inputs, upright_o2c, _ = _clip(tmp_path / "upright", num_frames=24)
     kept = geodesic_deg(track_poses(tracker, upright_frames, replace(upright_inputs, upright=True))[0], upright_o2c[:, :3, :3])
     assert kept.max() < 3.0, kept
+
+
+def test_the_prediction_is_moved_onto_the_object_before_fitting():
+    """A prediction whose silhouette misses the object by (4, -3) pixels is shifted onto it (the object's
+    pixels are those the likelihood ratio calls object); one already on it stays where it is."""
+    from types import SimpleNamespace
+
+    K = np.array([[150.0, 0.0, 95.5], [0.0, 150.0, 63.5], [0.0, 0.0, 1.0]])
+    cfg = PoseFitConfig()
+    fitter = ModelFitter(box_model(np.array([0.6, 0.4, 0.3])), K, 192, 128, cfg)
+    rotation, translation = rodrigues(np.array([0.3, 0.5, 0.1])), np.array([0.05, -0.02, 3.0])
+    depth = translation[2]
+    truth = translation + depth * np.array([4.0 / K[0, 0], -3.0 / K[1, 1], 0.0])
+    mask = fitter.view(rotation, truth).raster.mask
+    evidence = SimpleNamespace(llr=np.where(mask, 3.0, -3.0).astype(np.float32))
+    moved = fitter.align_translation(evidence, rotation, translation, radius=6, min_gain=0.2)
+    centre = lambda t: (K @ t)[:2] / t[2]  # noqa: E731
+    np.testing.assert_allclose(centre(moved) - centre(translation), [4.0, -3.0], atol=0.3)
+    np.testing.assert_array_equal(fitter.align_translation(evidence, rotation, truth, radius=6, min_gain=0.2), truth)
