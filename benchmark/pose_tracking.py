@@ -5,8 +5,10 @@ object's frame-0 pose, its frame-0 mask and its mesh. Nothing of the ground trut
 used, and every video (the ground-truth video included) goes through the same code.
 
 Frame by frame, the mesh is fitted to the frame (:mod:`benchmark.pose_fit`), starting from several
-hypotheses: the constant-velocity prediction, the previous pose, the prediction turned about the
-object's own up axis by ``hypothesis_angles_deg``, and the pose PnP gives on the point tracker's tracks.
+hypotheses: the constant-velocity prediction (and the prediction moved parallel to the image onto the
+pixels that look most like the object, ``align_radius_px``), the previous pose, the prediction turned
+about the object's own up axis by ``hypothesis_angles_deg``, and the pose PnP gives on the point
+tracker's tracks.
 Each is refined on the blurred frame and scored by its appearance cost plus the region term; the best is
 refined on the sharp frame. The point tracker (LK by default, CoTracker3 when configured) follows
 points seeded on the object: they are the visible samples of the posed mesh that the frame confirms
@@ -46,8 +48,8 @@ class PoseTrackingConfig:
     min_surviving: float = 0.3  # re-seed once fewer than this share of the seeded points survive
     min_support: float = -1.0  # mean object/background log-likelihood over the fitted silhouette
     min_visible_points: int = 12
-    align_radius_px: int = 6  # the prediction's translation first moves its silhouette onto the object, by up to this,
-    align_min_gain: float = 0.2  # ... when that raises the silhouette's mean log-likelihood ratio by at least this
+    align_radius_px: int = 6  # the prediction moved onto the object's pixels by up to this is fitted too (0: off) ...
+    align_min_gain: float = 0.2  # ... when the move raises the silhouette's mean log-likelihood ratio by at least this
     max_object_pixels: int = 1600  # frames are shrunk so that the frame-0 object covers at most this many pixels
     always_search: bool = False  # False: the other hypotheses only when the prediction is not confirmed:
     search_speed_deg: float = 8.0  # ... the object turns faster than this per frame,
