@@ -359,11 +359,17 @@ def test_a_library_run_interrupted_by_ctrl_c_leaves_no_child_and_no_work_folder(
         children.extend(int(p.name.split("-")[-2]) for p in tmp_path.glob(".*.work-*"))
         os.kill(os.getpid(), signals.SIGINT)
 
+    # the premise: Python's own SIGINT handler (an earlier test of the session, through Ray or a CLI, may
+    # have left another one installed)
+    previous = signals.signal(signals.SIGINT, signals.default_int_handler)
     watcher = threading.Thread(target=interrupt_when_rendering)
     watcher.start()
-    with pytest.raises(KeyboardInterrupt):
-        render_dataset(specs, tmp_path, progress=False)
-    watcher.join()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            render_dataset(specs, tmp_path, progress=False)
+    finally:
+        watcher.join()
+        signals.signal(signals.SIGINT, previous)
     assert children and not any(pid_alive(pid) for pid in children)
     assert not list(tmp_path.glob(".*.work-*")) and not list(tmp_path.glob(".*.tmp-*"))
     assert read_record(tmp_path, specs[0].clip_id)["state"] == "interrupted"
