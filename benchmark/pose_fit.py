@@ -381,7 +381,7 @@ class ModelFitter:
         """The translation moved (at the object's depth, parallel to the image) so that the posed silhouette
         covers the pixels that look most like the object: the shift of at most ``radius`` pixels that
         maximises the log-likelihood ratio summed over the silhouette, if it beats no shift by ``min_gain``
-        per silhouette pixel."""
+        per silhouette pixel; else ``translation`` itself (the same object)."""
         import cv2
 
         raster = self.view(rotation, translation).raster

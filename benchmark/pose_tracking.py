@@ -151,7 +151,7 @@ def track_poses(tracker, frames: np.ndarray, inputs: PoseInputs, config: PoseTra
         roi = fitter.region_of_interest([(r_prev, t_prev), (r_pred, t_pred)], margin=3 * cfg.line_half_length)
         evidence = FrameEvidence(frames[k], background, colours, cfg, roi)
         t_aligned = fitter.align_translation(evidence, r_pred, t_pred, config.align_radius_px, config.align_min_gain)
-        aligned = None if t_aligned is t_pred else (r_pred, t_aligned)
+        aligned = None if t_aligned is t_pred else (r_pred, t_aligned)  # the same object: not moved
         observed = None
         if segment is not None:
             segment.alive &= trusted[k - segment.start]
@@ -187,11 +187,12 @@ def _best_hypothesis(fitter: ModelFitter, evidence: FrameEvidence, config: PoseT
         return (fitter.photometric_cost(evidence, pose[0], pose[1])
                 + region_weight * fitter.region_energy(evidence, pose[0], pose[1]))
 
-    best = fit(predicted)
+    best, best_score = fit(predicted), None
     if aligned is not None:
         candidate = fit(aligned)
-        if score(candidate) < score(best):
-            best = candidate
+        best_score, candidate_score = score(best), score(candidate)
+        if candidate_score < best_score:
+            best, best_score = candidate, candidate_score
     if not config.always_search and last_support is not None \
             and float(geodesic_deg(predicted[0], previous[0])) <= config.search_speed_deg:
         support = fitter.region_support(evidence, best[0], best[1])[0]
@@ -205,7 +206,8 @@ def _best_hypothesis(fitter: ModelFitter, evidence: FrameEvidence, config: PoseT
         pose = solve_pose(observed[0], observed[1], K, threshold, guess=predicted)
         if pose is not None:
             hypotheses.append(pose)
-    best_score = score(best)
+    if best_score is None:
+        best_score = score(best)
     for pose in hypotheses:
         candidate = fit(pose)
         candidate_score = score(candidate)
