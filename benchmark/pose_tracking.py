@@ -238,6 +238,21 @@ def working_resolution(frames: np.ndarray, K: np.ndarray, mask0: np.ndarray, max
     return small, K2, mask
 
 
+def first_frame_separability(frame0: np.ndarray, K: np.ndarray, mask0: np.ndarray,
+                             config: PoseTrackingConfig | None = None) -> float:
+    """How clearly the object differs from its floor in the first frame (0 to 1), as the pose tracking
+    measures it (:func:`benchmark.pose_fit.silhouette_separability` at the working resolution): the
+    weight of the silhouette follows it, and below ``config.fit.separable_from`` the object is camouflaged
+    (a white boat on a white floor) and no video's pose can be measured well."""
+    config = config or PoseTrackingConfig()
+    frames, _, mask = working_resolution(np.asarray(frame0)[None], K, np.asarray(mask0, bool),
+                                         config.max_object_pixels)
+    if not mask.any():
+        return 0.0
+    colours = object_colours(frames[0], mask, config.fit.colour_clusters)
+    return silhouette_separability(frames[0], mask, colours, config.fit.likelihood_sigma)
+
+
 def _visible_on_mesh(fitter: ModelFitter, points: np.ndarray, rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
     """Which object points the posed mesh shows (depth test against its raster)."""
     view = fitter.view(rotation, translation)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,6 +184,9 @@ class SynthSuiteConfig:
     # families of the rotational samples, cycled (None: every rotational family, sorted)
     rotational_families: tuple[str, ...] | None = None
     control_share: float = 0.5  # share of translation-only control samples (0.5: every second sample)
+    # a draw whose object its first frame hardly tells from the floor (first_frame_separability below this, a
+    # white boat on a white floor) is drawn again, up to CAMOUFLAGE_REDRAWS times (0: never)
+    min_separability: float = 0.5
 
 
 def benchmark_assets(catalog: str | Path | None) -> list[str]:
@@ -202,6 +206,7 @@ def benchmark_assets(catalog: str | Path | None) -> list[str]:
 
 
 MAX_RENDER_ATTEMPTS = 5
+CAMOUFLAGE_REDRAWS = 4
 
 
 def plan_synth_suite(assets: list[str], config: SynthSuiteConfig, attempt: int = 0) -> list:
@@ -246,24 +251,73 @@ def build_synth_suite(out: str | Path, config: SynthSuiteConfig, *, catalog: str
     (:func:`render.dataset.render_dataset`) and assemble the suite at ``out``.
 
     A slot whose trajectory draw cannot be framed by the camera (``out_of_frame``) is redrawn with the
-    next attempt's plan (:func:`plan_synth_suite`), up to 4 times, deterministically."""
+    next attempt's plan (:func:`plan_synth_suite`), up to 4 times. A slot whose object is camouflaged in
+    its first frame (:func:`benchmark.pose_tracking.first_frame_separability` below
+    ``config.min_separability``: the pose of no video of it could be measured) is drawn again, scene and
+    trajectory, up to ``CAMOUFLAGE_REDRAWS`` times; when every draw is camouflaged the most separable one
+    is kept. All of it is deterministic in ``config``; the manifest's ``build_config`` lists each sample's
+    separability and the camouflaged draws left out."""
     from dataclasses import asdict
-
-    from render.dataset import render_dataset
 
     out = Path(out)
     render_root = Path(render_root) if render_root else out.parent / f"{out.name}-renders"
     assets = benchmark_assets(catalog)
-    plans = [plan_synth_suite(assets, config, attempt) for attempt in range(MAX_RENDER_ATTEMPTS)]
-    slot_of = {spec.clip_id: slot for slot, spec in enumerate(plans[0])}
-    report = render_dataset(plans[0], render_root, redraws_out_of_frame=MAX_RENDER_ATTEMPTS - 1,
-                            redraw=lambda spec, attempt: plans[attempt][slot_of[spec.clip_id]],
-                            progress=progress, desc="render suite", stop_on_failure=True)
-    clip_ids = [spec.clip_id for spec in report.final]
-    build_config = asdict(config) | {"catalog": None if catalog is None else str(catalog),
-                                     "clip_ids": clip_ids, "redrawn": report.redrawn}
+    draws = CAMOUFLAGE_REDRAWS + 1 if config.min_separability > 0 else 1
+    plans = [plan_synth_suite(assets, config, attempt) for attempt in range(MAX_RENDER_ATTEMPTS * draws)]
+    chosen, redrawn = _render_draw(plans, 0, list(range(config.num_samples)), render_root, progress)
+    separability = {slot: clip_separability(render_root / spec.clip_id) for slot, spec in chosen.items()}
+    camouflaged: dict[str, float] = {}
+    for draw in range(1, draws):
+        weak = [slot for slot in chosen if separability[slot] < config.min_separability]
+        if not weak:
+            break
+        if progress:
+            print(f"[suite] {len(weak)} sample(s) camouflaged against the floor (separability below "
+                  f"{config.min_separability}): drawing again ({draw}/{draws - 1})", file=sys.stderr)
+        found, found_redrawn = _render_draw(plans, draw, weak, render_root, progress)
+        for slot, spec in found.items():
+            value = clip_separability(render_root / spec.clip_id)
+            if value > separability[slot]:
+                camouflaged[chosen[slot].clip_id] = separability[slot]
+                chosen[slot], separability[slot] = spec, value
+                redrawn.update({k: v for k, v in found_redrawn.items() if k == spec.clip_id})
+            else:
+                camouflaged[spec.clip_id] = value
+    clip_ids = [chosen[slot].clip_id for slot in range(config.num_samples)]
+    build_config = asdict(config) | {"catalog": None if catalog is None else str(catalog), "clip_ids": clip_ids,
+                                     "redrawn": {k: v for k, v in redrawn.items() if k in clip_ids},
+                                     "separability": {chosen[s].clip_id: round(v, 4) for s, v in separability.items()},
+                                     "camouflaged_draws": {k: round(v, 4) for k, v in camouflaged.items()}}
     return build_suite_from_clips(out, [render_root / c for c in clip_ids], name=config.name,
                                   build_config=build_config, overwrite=overwrite)
+
+
+def _render_draw(plans: list[list], draw: int, slots: list[int], render_root: Path, progress: bool
+                 ) -> tuple[dict[int, object], dict[str, int]]:
+    """Render draw ``draw`` of ``slots``: attempts ``draw * MAX_RENDER_ATTEMPTS`` .. of the plans (the later
+    ones for a trajectory that leaves the frame). Returns {slot: spec rendered} and the report's
+    ``redrawn`` (clip id: attempt)."""
+    from render.dataset import render_dataset
+
+    first = draw * MAX_RENDER_ATTEMPTS
+    specs = [plans[first][slot] for slot in slots]
+    slot_of = {spec.clip_id: slot for slot, spec in zip(slots, specs)}
+    report = render_dataset(specs, render_root, redraws_out_of_frame=MAX_RENDER_ATTEMPTS - 1,
+                            redraw=lambda spec, attempt: plans[first + attempt][slot_of[spec.clip_id]],
+                            progress=progress, desc="render suite" if draw == 0 else f"render suite, draw {draw + 1}",
+                            stop_on_failure=True)
+    return dict(zip(slots, report.final)), dict(report.redrawn)
+
+
+def clip_separability(clip_dir: Path) -> float:
+    """:func:`benchmark.pose_tracking.first_frame_separability` of a rendered clip's first frame."""
+    from benchmark.pose_tracking import first_frame_separability
+    from common.clip_format import load_clip
+
+    clip = load_clip(clip_dir)
+    arrays = clip.arrays("K", "mask")
+    K = arrays["K"][0] if arrays["K"].ndim == 3 else arrays["K"]
+    return first_frame_separability(clip.frames()[0], K, arrays["mask"][0] == 1)
 
 
 def _find_media(src: Path, stem: str) -> tuple[Path | None, Path | None]:
