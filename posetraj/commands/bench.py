@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 
@@ -35,9 +36,9 @@ def _add_build_suite(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=int, default=None, help="frames per sample (synth default 24, real/custom 14)")
     p.add_argument("--fps", type=float, default=None, help="frame rate (synth default 5, real/custom 7)")
     p.add_argument("--samples-per-pixel", type=int, default=4, help="Cycles samples for posetraj-synth")
-    p.add_argument("--min-separability", type=float, default=0.5,
-                   help="posetraj-synth: draw a sample again while its object is this hard to tell from the floor "
-                        "in its first frame (0 to 1; 0: never; docs/benchmark.md)")
+    p.add_argument("--min-separability", type=float, default=None,
+                   help="posetraj-synth: draw a sample again while its object's separability from the floor in its "
+                        "first frame is below this (0 to 1; default 0.35; 0: never; docs/benchmark.md)")
     p.add_argument("--render-root", type=Path, help="where rendered clips are kept and reused")
     p.add_argument("--source", type=Path, help="real / custom: folder of <id>.json plus images, frames or videos")
     p.add_argument("--outliers", choices=("keep", "drop", "error"), default="drop",
@@ -104,8 +105,9 @@ def _build_suite(args: argparse.Namespace) -> int:
 
         config = SynthSuiteConfig(num_samples=args.num_samples, seed=args.seed, width=args.width, height=args.height,
                                   num_frames=args.frames or 24, fps=args.fps or 5.0,
-                                  samples_per_pixel=args.samples_per_pixel, name=args.name or "posetraj-synth",
-                                  min_separability=args.min_separability)
+                                  samples_per_pixel=args.samples_per_pixel, name=args.name or "posetraj-synth")
+        if args.min_separability is not None:
+            config = replace(config, min_separability=args.min_separability)
         suite = build_synth_suite(args.out, config, catalog=args.catalog, render_root=args.render_root,
                                   overwrite=args.overwrite, progress=True)
     else:
