@@ -8,7 +8,8 @@ Frame by frame, the mesh is fitted to the frame (:mod:`benchmark.pose_fit`), sta
 hypotheses: the constant-velocity prediction (and the prediction moved parallel to the image onto the
 pixels that look most like the object, ``align_radius_px``), the previous pose, the prediction turned
 about the object's own up axis by ``hypothesis_angles_deg``, and the pose PnP gives on the point
-tracker's tracks.
+tracker's tracks; the previous pose and the turned ones start moved onto the object's pixels as the
+prediction is (``align_hypotheses``: in a fast first frame the object has moved too).
 Each is refined on the blurred frame and scored by its appearance cost plus the region term; the best is
 refined on the sharp frame. The point tracker (LK by default, CoTracker3 when configured) follows
 points seeded on the object: they are the visible samples of the posed mesh that the frame confirms
@@ -33,7 +34,7 @@ from benchmark.pose_fit import (Background, FrameEvidence, ModelFitter, PoseFitC
                                 sample_image, silhouette_separability)
 from benchmark.trackers.base import frame0_queries
 
-POSE_TRACKING_VERSION = 5  # bumped whenever the recovered poses change (cache keys)
+POSE_TRACKING_VERSION = 6  # bumped whenever the recovered poses change (cache keys)
 SEED_MIN_LIKELIHOOD = 1.0  # object/background log-likelihood ratio a seeded point's pixel must reach
 SEED_COLOUR_TOLERANCE = 1.5  # times the photometric Huber threshold: largest colour change of a seeded point
 
@@ -50,6 +51,7 @@ class PoseTrackingConfig:
     min_visible_points: int = 12
     align_radius_px: int = 6  # the prediction moved onto the object's pixels by up to this is fitted too (0: off) ...
     align_min_gain: float = 0.2  # ... when the move raises the silhouette's mean log-likelihood ratio by at least this
+    align_hypotheses: bool = True  # the other hypotheses start moved onto the object's pixels the same way
     max_object_pixels: int = 1600  # frames are shrunk so that the frame-0 object covers at most this many pixels
     always_search: bool = False  # False: the other hypotheses only when the prediction is not confirmed:
     search_speed_deg: float = 8.0  # ... the object turns faster than this per frame,
@@ -202,6 +204,9 @@ def _best_hypothesis(fitter: ModelFitter, evidence: FrameEvidence, config: PoseT
     up = previous[0][:, 2]
     hypotheses = [previous] + [(rodrigues(up * np.radians(a)) @ predicted[0], predicted[1])
                                for a in config.hypothesis_angles_deg]
+    if config.align_hypotheses and config.align_radius_px:
+        hypotheses = [(r, fitter.align_translation(evidence, r, t, config.align_radius_px, config.align_min_gain))
+                      for r, t in hypotheses]
     if observed is not None and len(observed[0]) >= MIN_PNP_POINTS:
         pose = solve_pose(observed[0], observed[1], K, threshold, guess=predicted)
         if pose is not None:

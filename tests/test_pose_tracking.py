@@ -205,3 +205,32 @@ def test_the_prediction_is_moved_onto_the_object_before_fitting():
     centre = lambda t: (K @ t)[:2] / t[2]  # noqa: E731
     np.testing.assert_allclose(centre(moved) - centre(translation), [4.0, -3.0], atol=0.3)
     np.testing.assert_array_equal(fitter.align_translation(evidence, rotation, truth, radius=6, min_gain=0.2), truth)
+
+
+@pytest.mark.parametrize("align", [True, False])
+def test_the_other_hypotheses_start_moved_onto_the_object_too(align):
+    """In a frame whose hypotheses are searched, the previous pose and the turned ones start moved onto the
+    object's pixels as the prediction is (a fast first frame: the object turned and moved); with
+    ``align_hypotheses`` off they start at the prediction's translation."""
+    from types import SimpleNamespace
+
+    from benchmark.pose_tracking import _best_hypothesis
+
+    K = np.array([[150.0, 0.0, 95.5], [0.0, 150.0, 63.5], [0.0, 0.0, 1.0]])
+    fitter = ModelFitter(box_model(np.array([0.6, 0.4, 0.3])), K, 192, 128, PoseFitConfig())
+    rotation, translation = rodrigues(np.array([0.0, 0.0, 0.4])), np.array([0.05, -0.02, 3.0])
+    truth = translation + translation[2] * np.array([5.0 / K[0, 0], -4.0 / K[1, 1], 0.0])
+    evidence = SimpleNamespace(llr=np.where(fitter.view(rotation, truth).raster.mask, 3.0, -3.0).astype(np.float32))
+    starts = []
+    fitter.refine = lambda evidence, r, t, tracks=None: starts.append((r, t)) or (r, t)
+    fitter.photometric_cost = lambda *args, **kwargs: 0.0
+    fitter.region_energy = lambda *args: 0.0
+    config = replace(PoseTrackingConfig(), align_hypotheses=align)
+    _best_hypothesis(fitter, evidence, config, (rotation, translation), (rotation, translation), None, K, 3.0, None)
+    hypotheses = starts[1:]  # after the prediction itself: the previous pose, then the turned ones
+    assert len(hypotheses) == 1 + len(config.hypothesis_angles_deg)
+    for _, start in hypotheses:
+        if align:
+            assert np.linalg.norm(start - truth) < 0.5 * np.linalg.norm(translation - truth), start
+        else:
+            np.testing.assert_array_equal(start, translation)
