@@ -131,8 +131,8 @@ def track_poses(tracker, frames: np.ndarray, inputs: PoseInputs, config: PoseTra
     if inputs.camera0 is not None:
         fitter.set_floor(inputs.camera0, inputs.pose0, inputs.upright)
     background = Background(frames, mask0)
-    colours = object_colours(frames[0], mask0, cfg.colour_clusters)
-    fitter.set_separability(silhouette_separability(frames[0], mask0, colours, cfg.likelihood_sigma))
+    colours, separability = _first_frame_colours(frames[0], mask0, cfg)
+    fitter.set_separability(separability)
     rot = np.tile(np.eye(3), (T, 1, 1))
     trans = np.zeros((T, 3))
     ok = np.zeros(T, dtype=bool)
@@ -204,7 +204,7 @@ def _best_hypothesis(fitter: ModelFitter, evidence: FrameEvidence, config: PoseT
     up = previous[0][:, 2]
     hypotheses = [previous] + [(rodrigues(up * np.radians(a)) @ predicted[0], predicted[1])
                                for a in config.hypothesis_angles_deg]
-    if config.align_hypotheses and config.align_radius_px:
+    if config.align_hypotheses:
         hypotheses = [(r, fitter.align_translation(evidence, r, t, config.align_radius_px, config.align_min_gain))
                       for r, t in hypotheses]
     if observed is not None and len(observed[0]) >= MIN_PNP_POINTS:
@@ -252,10 +252,14 @@ def first_frame_separability(frame0: np.ndarray, K: np.ndarray, mask0: np.ndarra
     config = config or PoseTrackingConfig()
     frames, _, mask = working_resolution(np.asarray(frame0)[None], K, np.asarray(mask0, bool),
                                          config.max_object_pixels)
-    if not mask.any():
-        return 0.0
-    colours = object_colours(frames[0], mask, config.fit.colour_clusters)
-    return silhouette_separability(frames[0], mask, colours, config.fit.likelihood_sigma)
+    return _first_frame_colours(frames[0], mask, config.fit)[1] if mask.any() else 0.0
+
+
+def _first_frame_colours(frame0: np.ndarray, mask0: np.ndarray, cfg: PoseFitConfig) -> tuple[np.ndarray, float]:
+    """The object's colours in the first frame (at the working resolution) and their separability from
+    the floor around it: what the fit's likelihood ratio and silhouette weight are built from."""
+    colours = object_colours(frame0, mask0, cfg.colour_clusters)
+    return colours, silhouette_separability(frame0, mask0, colours, cfg.likelihood_sigma)
 
 
 def _visible_on_mesh(fitter: ModelFitter, points: np.ndarray, rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:

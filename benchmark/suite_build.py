@@ -280,7 +280,8 @@ def build_synth_suite(out: str | Path, config: SynthSuiteConfig, *, catalog: str
             if value > separability[slot]:
                 camouflaged[chosen[slot].clip_id] = separability[slot]
                 chosen[slot], separability[slot] = spec, value
-                redrawn.update({k: v for k, v in found_redrawn.items() if k == spec.clip_id})
+                if spec.clip_id in found_redrawn:
+                    redrawn[spec.clip_id] = found_redrawn[spec.clip_id]
             else:
                 camouflaged[spec.clip_id] = value
     clip_ids = [chosen[slot].clip_id for slot in range(config.num_samples)]
@@ -316,8 +317,7 @@ def clip_separability(clip_dir: Path) -> float:
 
     clip = load_clip(clip_dir)
     arrays = clip.arrays("K", "mask")
-    K = arrays["K"][0] if arrays["K"].ndim == 3 else arrays["K"]
-    return first_frame_separability(clip.frames()[0], K, arrays["mask"][0] == 1)
+    return first_frame_separability(clip.frames()[0], arrays["K"], arrays["mask"][0] == 1)
 
 
 def _find_media(src: Path, stem: str) -> tuple[Path | None, Path | None]:
