@@ -43,7 +43,7 @@ class PoseFitConfig:
     surface_points: int = 3000  # mesh samples carrying colours
     max_photometric_points: int = 100000  # visible coloured points used per appearance term (thinned evenly)
     blur_sigmas: tuple[float, ...] = (0.7,)  # coarse-to-fine blur levels of the appearance term
-    iterations: tuple[int, ...] = (4,)  # LM iterations per level and outer iteration
+    iterations: tuple[int, ...] = (8,)  # LM iterations per level and outer iteration
     outer_iterations: int = 2  # visibility, colours and silhouette targets are re-derived this often per level
     intensity_weight: float = 0.35  # weight of intensity against chromaticity (both on a 0-255 scale)
     photometric_huber: float = 8.0

@@ -34,7 +34,7 @@ from benchmark.pose_fit import (Background, FrameEvidence, ModelFitter, PoseFitC
                                 sample_image, silhouette_separability)
 from benchmark.trackers.base import frame0_queries
 
-POSE_TRACKING_VERSION = 6  # bumped whenever the recovered poses change (cache keys)
+POSE_TRACKING_VERSION = 7  # bumped whenever the recovered poses change (cache keys)
 SEED_MIN_LIKELIHOOD = 1.0  # object/background log-likelihood ratio a seeded point's pixel must reach
 SEED_COLOUR_TOLERANCE = 1.5  # times the photometric Huber threshold: largest colour change of a seeded point
 
