@@ -162,15 +162,17 @@ def silhouette_separability(frame: np.ndarray, mask: np.ndarray, object_centres:
     object_px, ring_px = image[mask], image[ring]
     object_centres = np.asarray(object_centres, np.float32)
     ring_centres = object_colours(frame, ring, 8)
-
-    def nearest2(pixels: np.ndarray, centres: np.ndarray) -> np.ndarray:
-        d2 = (pixels * pixels).sum(1)[:, None] - 2.0 * pixels @ centres.T + (centres * centres).sum(1)[None]
-        return np.maximum(d2.min(axis=1), 0.0)
-
     margin = 2.0 * likelihood_sigma ** 2
-    object_clear = nearest2(object_px, ring_centres) - nearest2(object_px, object_centres) > margin
-    ring_clear = nearest2(ring_px, object_centres) - nearest2(ring_px, ring_centres) > margin
+    object_clear = nearest_distance2(object_px, ring_centres) - nearest_distance2(object_px, object_centres) > margin
+    ring_clear = nearest_distance2(ring_px, object_centres) - nearest_distance2(ring_px, ring_centres) > margin
     return float(min(object_clear.mean(), ring_clear.mean()))
+
+
+def nearest_distance2(pixels: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(N,) squared distance of each of ``pixels`` (N, 3) to the nearest of ``centres`` (k, 3)."""
+    pixels, centres = np.asarray(pixels, np.float32), np.asarray(centres, np.float32)
+    d2 = (pixels * pixels).sum(1)[:, None] - 2.0 * pixels @ centres.T + (centres * centres).sum(1)[None]
+    return np.maximum(d2.min(axis=1), 0.0)
 
 
 class FrameEvidence:

@@ -16,7 +16,9 @@ points seeded on the object: they are the visible samples of the posed mesh that
 (the pixel looks like the object, not like the background, and shows the colour the point had), so a
 wrong pose cannot seed points on the floor. Their tracks enter the fit as a robust reprojection term
 and as a PnP hypothesis; they are re-seeded when fewer than ``min_surviving`` of them are still trusted
-by the tracker and visible on the fitted mesh.
+by the tracker and visible on the fitted mesh. The object's colours, from the first frame, grow at every
+key frame by the colours of sides the first frame did not show (:func:`learn_colours`): unknown, a car's
+dark tyres seen from the side would count as the floor's shadow.
 
 A frame's pose counts as failed when the fitted silhouette's pixels do not look like the object (mean
 log-likelihood ratio below ``min_support``) or too few coloured surface points are visible.
@@ -30,13 +32,16 @@ import numpy as np
 
 from benchmark.metrics.pose import MIN_PNP_POINTS, geodesic_deg, pnp_threshold_px, solve_pose
 from benchmark.object_model import ObjectModel
-from benchmark.pose_fit import (Background, FrameEvidence, ModelFitter, PoseFitConfig, object_colours, rodrigues,
-                                sample_image, silhouette_separability)
+from benchmark.pose_fit import (Background, FrameEvidence, ModelFitter, PoseFitConfig, nearest_distance2, object_colours,
+                                rodrigues, sample_image, silhouette_separability)
 from benchmark.trackers.base import frame0_queries
 
-POSE_TRACKING_VERSION = 7  # bumped whenever the recovered poses change (cache keys)
+POSE_TRACKING_VERSION = 8  # bumped whenever the recovered poses change (cache keys)
 SEED_MIN_LIKELIHOOD = 1.0  # object/background log-likelihood ratio a seeded point's pixel must reach
 SEED_COLOUR_TOLERANCE = 1.5  # times the photometric Huber threshold: largest colour change of a seeded point
+LEARN_EDGE_PX = 2  # new object colours are taken this far inside the fitted silhouette (its edge mixes in the floor)
+LEARN_MIN_PIXELS = 4  # fewest pixels of a new colour cluster
+NEW_COLOURS_PER_KEY_FRAME = 4
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,10 @@ class PoseTrackingConfig:
     search_speed_deg: float = 8.0  # ... the object turns faster than this per frame,
     search_support_drop: float = 0.3  # ... or the fitted silhouette's mean log-likelihood fell by more than this,
     search_moved_deg: float = 2.0  # ... or the fit moved the prediction by more than this
+    learn_colours: bool = True  # key frames add the object's colours the first frame did not show (learn_colours):
+    new_colour_distance: float = 36.0  # ... farther than this (3 likelihood sigmas) from every known colour,
+    new_colour_share: float = 0.03  # ... in clusters covering at least this share of the fitted silhouette,
+    max_colours: int = 16  # ... up to this many colours in all
 
 
 @dataclass(frozen=True)
@@ -169,6 +178,8 @@ def track_poses(tracker, frames: np.ndarray, inputs: PoseInputs, config: PoseTra
             segment.alive &= _visible_on_mesh(fitter, segment.points, r_k, t_k)
         if ok[k] and fitter.needs_keyframe(r_k):
             fitter.add_keyframe(evidence, r_k, t_k)
+            if config.learn_colours:
+                colours = learn_colours(colours, frames[k], fitter.view(r_k, t_k).raster.mask, config)
         if ok[k] and (segment is None or segment.alive.sum() < config.min_surviving * len(segment.alive)):
             segment, trusted = _reseed(tracker, frames, fitter, evidence, k, r_k, t_k, config)
     return rot, trans, ok
@@ -260,6 +271,39 @@ def _first_frame_colours(frame0: np.ndarray, mask0: np.ndarray, cfg: PoseFitConf
     the floor around it: what the fit's likelihood ratio and silhouette weight are built from."""
     colours = object_colours(frame0, mask0, cfg.colour_clusters)
     return colours, silhouette_separability(frame0, mask0, colours, cfg.likelihood_sigma)
+
+
+def learn_colours(colours: np.ndarray, frame: np.ndarray, silhouette: np.ndarray,
+                  config: PoseTrackingConfig) -> np.ndarray:
+    """``colours`` (k, 3), the object's colours, with the colours of a side the first frame did not show:
+    clusters (:func:`benchmark.pose_fit.object_colours`, at most ``NEW_COLOURS_PER_KEY_FRAME``) of the
+    pixels inside the fitted ``silhouette`` (H, W bool; shrunk by ``LEARN_EDGE_PX`` away from its blurred
+    edge) that are farther than ``new_colour_distance`` from every known colour; each cluster kept when it
+    covers at least ``new_colour_share`` of that interior and is itself that far from the colours kept
+    before it; at most ``max_colours`` in all. Pixels on an edge between two of the object's colours show
+    their mixture and may add it: a colour of the object all the same (not taking them would lose a car's
+    tyres, a few pixels across)."""
+    import cv2
+
+    room = config.max_colours - len(colours)
+    interior = cv2.erode(silhouette.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=LEARN_EDGE_PX) > 0
+    if room <= 0 or interior.sum() < 4 * LEARN_MIN_PIXELS:
+        return colours
+    blurred = cv2.GaussianBlur(frame.astype(np.float32), (0, 0), 0.5)  # as object_colours sees the pixels
+    novel = interior.copy()
+    novel[interior] = nearest_distance2(blurred[interior], colours) > config.new_colour_distance ** 2
+    min_count = max(config.new_colour_share * interior.sum(), LEARN_MIN_PIXELS)
+    count = min(NEW_COLOURS_PER_KEY_FRAME, room, int(novel.sum() // min_count))
+    if count < 1:
+        return colours
+    centres = object_colours(frame, novel, count)
+    sizes = np.bincount(np.argmin(((blurred[novel][:, None, :] - centres[None]) ** 2).sum(-1), axis=1),
+                        minlength=len(centres))
+    for index in np.argsort(-sizes, kind="stable"):  # the biggest first; one colour split in two is kept once
+        if sizes[index] >= min_count and \
+                nearest_distance2(centres[index][None], colours)[0] > config.new_colour_distance ** 2:
+            colours = np.concatenate([colours, centres[index][None].astype(colours.dtype)])
+    return colours
 
 
 def _visible_on_mesh(fitter: ModelFitter, points: np.ndarray, rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from benchmark.metrics.pose import geodesic_deg
 from benchmark.object_model import box_model
 from benchmark.pose_fit import (Background, FrameEvidence, ModelFitter, PoseFitConfig, object_colours, rodrigues,
                                 silhouette_separability)
-from benchmark.pose_tracking import PoseInputs, PoseTrackingConfig, seed_points, track_poses
+from benchmark.pose_tracking import PoseInputs, PoseTrackingConfig, learn_colours, seed_points, track_poses
 from benchmark.synthetic_clips import SyntheticClipConfig, render_synthetic_clip
 from benchmark.trackers import create_tracker
 from common.clip_format import load_clip
@@ -234,3 +234,45 @@ def test_the_other_hypotheses_start_moved_onto_the_object_too(align):
             assert np.linalg.norm(start - truth) < 0.5 * np.linalg.norm(translation - truth), start
         else:
             np.testing.assert_array_equal(start, translation)
+
+
+def _two_coloured_square() -> tuple[np.ndarray, np.ndarray]:
+    """A 40x40 light floor with a 20x20 object: red on the left, dark grey on the right (a side the first
+    frame did not show), a slightly different red in one corner and a 4x4 blue speck; the silhouette is
+    one pixel too big on every side, so its edge covers floor."""
+    frame = np.full((40, 40, 3), 230, np.uint8)
+    frame[10:30, 10:20] = (200, 30, 30)
+    frame[10:14, 10:14] = (185, 40, 35)  # within the new-colour distance of the known red
+    frame[10:30, 20:30] = (60, 60, 60)
+    frame[24:28, 24:28] = (40, 60, 220)  # a new colour, but too small a share of the silhouette
+    silhouette = np.zeros((40, 40), bool)
+    silhouette[9:31, 9:31] = True
+    return frame, silhouette
+
+
+def test_key_frames_learn_the_colours_the_first_frame_did_not_show():
+    frame, silhouette = _two_coloured_square()
+    known = np.array([[200.0, 30.0, 30.0]], np.float32)
+    config = PoseTrackingConfig()
+    learned = learn_colours(known, frame, silhouette, config)
+    # the dark grey side is added, nothing else: not the floor at the silhouette's edge, not the other red,
+    # not the speck
+    assert learned.shape == (2, 3) and np.allclose(learned[0], known[0])
+    assert np.abs(learned[1] - 60.0).max() <= 6.0, learned
+    # once known, the same frame adds nothing; nor when the colours are full
+    assert learn_colours(learned, frame, silhouette, config).shape == (2, 3)
+    assert learn_colours(known, frame, silhouette, replace(config, max_colours=1)).shape == (1, 3)
+    # the speck is kept once it covers enough of the silhouette
+    assert learn_colours(learned, frame, silhouette, replace(config, new_colour_share=0.005)).shape == (3, 3)
+
+
+def test_a_learned_colour_makes_its_pixels_count_as_the_object():
+    """Unknown, the dark side is explained as the floor's shadow (a negative log-likelihood ratio); learned,
+    as the object."""
+    frame, silhouette = _two_coloured_square()
+    background = Background(np.stack([np.full_like(frame, 230)] * 3), np.zeros((40, 40), bool))
+    cfg = PoseFitConfig()
+    known = np.array([[200.0, 30.0, 30.0]], np.float32)
+    before = FrameEvidence(frame, background, known, cfg).llr[12:28, 22:24]
+    after = FrameEvidence(frame, background, learn_colours(known, frame, silhouette, PoseTrackingConfig()), cfg).llr[12:28, 22:24]
+    assert before.max() < 0.0 and after.min() > 1.0, (before.max(), after.min())
