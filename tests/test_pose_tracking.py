@@ -238,13 +238,13 @@ def test_the_other_hypotheses_start_moved_onto_the_object_too(align):
 
 def _two_coloured_square() -> tuple[np.ndarray, np.ndarray]:
     """A 40x40 light floor with a 20x20 object: red on the left, dark grey on the right (a side the first
-    frame did not show), a slightly different red in one corner and a 4x4 blue speck; the silhouette is
-    one pixel too big on every side, so its edge covers floor."""
+    frame did not show), a slightly different red in one corner (not a new colour) and a 3x3 blue speck;
+    the silhouette is one pixel too big on every side, so its edge covers floor."""
     frame = np.full((40, 40, 3), 230, np.uint8)
     frame[10:30, 10:20] = (200, 30, 30)
     frame[10:14, 10:14] = (185, 40, 35)  # within the new-colour distance of the known red
     frame[10:30, 20:30] = (60, 60, 60)
-    frame[24:28, 24:28] = (40, 60, 220)  # a new colour, but too small a share of the silhouette
+    frame[25:28, 25:28] = (40, 60, 220)  # a new colour, but too small a share of the silhouette (9 px of 324)
     silhouette = np.zeros((40, 40), bool)
     silhouette[9:31, 9:31] = True
     return frame, silhouette
@@ -252,18 +252,27 @@ def _two_coloured_square() -> tuple[np.ndarray, np.ndarray]:
 
 def test_key_frames_learn_the_colours_the_first_frame_did_not_show():
     frame, silhouette = _two_coloured_square()
-    known = np.array([[200.0, 30.0, 30.0]], np.float32)
+    red, grey, blue = np.array([200.0, 30.0, 30.0]), np.array([60.0, 60.0, 60.0]), np.array([40.0, 60.0, 220.0])
+    known = red[None].astype(np.float32)
     config = PoseTrackingConfig()
     learned = learn_colours(known, frame, silhouette, config)
-    # the dark grey side is added, nothing else: not the floor at the silhouette's edge, not the other red,
-    # not the speck
-    assert learned.shape == (2, 3) and np.allclose(learned[0], known[0])
-    assert np.abs(learned[1] - 60.0).max() <= 6.0, learned
+    assert np.allclose(learned[0], red) and len(learned) > 1
+    new = learned[1:]
+    assert np.abs(new - grey).max(axis=1).min() <= 6.0, new  # the dark side is learned
+
+    def off_red_to_grey(colour):  # distance to the mixtures of the two object colours (their shared edge)
+        share = np.clip((colour - red) @ (grey - red) / ((grey - red) @ (grey - red)), 0.0, 1.0)
+        return float(np.linalg.norm(colour - (red + share * (grey - red))))
+
+    # nothing else: not the floor under the silhouette's edge, not the speck, not the other red
+    assert all(off_red_to_grey(colour) <= 10.0 for colour in new), new
+    assert np.linalg.norm(new - red, axis=1).min() > config.new_colour_distance, new
     # once known, the same frame adds nothing; nor when the colours are full
-    assert learn_colours(learned, frame, silhouette, config).shape == (2, 3)
+    assert len(learn_colours(learned, frame, silhouette, config)) == len(learned)
     assert learn_colours(known, frame, silhouette, replace(config, max_colours=1)).shape == (1, 3)
-    # the speck is kept once it covers enough of the silhouette
-    assert learn_colours(learned, frame, silhouette, replace(config, new_colour_share=0.005)).shape == (3, 3)
+    # the speck is learned once it covers enough of the silhouette
+    more = learn_colours(learned, frame, silhouette, replace(config, new_colour_share=0.005))
+    assert len(more) == len(learned) + 1 and np.abs(more[-1] - blue).max() <= 20.0, more
 
 
 def test_a_learned_colour_makes_its_pixels_count_as_the_object():
