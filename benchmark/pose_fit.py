@@ -130,15 +130,28 @@ class Background:
 
 
 def object_colours(frame: np.ndarray, mask: np.ndarray, count: int) -> np.ndarray:
-    """(k, 3) RGB cluster centres of the object's pixels (k-means, deterministic)."""
+    """(k, 3) RGB cluster centres of the object's pixels (:func:`colour_pixels`, :func:`cluster_colours`)."""
+    return cluster_colours(colour_pixels(frame)[mask], count)[0]
+
+
+def colour_pixels(frame: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float32: the frame as its colours are clustered (slightly blurred against noise)."""
     import cv2
 
-    pixels = cv2.GaussianBlur(frame.astype(np.float32), (0, 0), 0.5)[mask].astype(np.float32)
+    return cv2.GaussianBlur(frame.astype(np.float32), (0, 0), 0.5)
+
+
+def cluster_colours(pixels: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """k-means (deterministic) of ``pixels`` (N, 3) into at most ``count`` clusters: (centres (k, 3),
+    the cluster of each pixel (N,))."""
+    import cv2
+
+    pixels = np.ascontiguousarray(pixels, np.float32)
     k = max(1, min(count, len(pixels)))
     cv2.setRNGSeed(0)
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 30, 0.5)
-    _, _, centres = cv2.kmeans(pixels, k, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
-    return centres
+    _, labels, centres = cv2.kmeans(pixels, k, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
+    return centres, labels.ravel()
 
 
 def silhouette_separability(frame: np.ndarray, mask: np.ndarray, object_centres: np.ndarray,
@@ -158,10 +171,10 @@ def silhouette_separability(frame: np.ndarray, mask: np.ndarray, object_centres:
     ring = (cv2.dilate(m, kernel, iterations=6) > 0) & ~(cv2.dilate(m, kernel, iterations=2) > 0)
     if not mask.any() or not ring.any():
         return 0.0
-    image = cv2.GaussianBlur(frame.astype(np.float32), (0, 0), 0.5)
+    image = colour_pixels(frame)
     object_px, ring_px = image[mask], image[ring]
     object_centres = np.asarray(object_centres, np.float32)
-    ring_centres = object_colours(frame, ring, 8)
+    ring_centres = cluster_colours(ring_px, 8)[0]
     margin = 2.0 * likelihood_sigma ** 2
     object_clear = nearest_distance2(object_px, ring_centres) - nearest_distance2(object_px, object_centres) > margin
     ring_clear = nearest_distance2(ring_px, object_centres) - nearest_distance2(ring_px, ring_centres) > margin

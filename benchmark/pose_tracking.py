@@ -32,8 +32,8 @@ import numpy as np
 
 from benchmark.metrics.pose import MIN_PNP_POINTS, geodesic_deg, pnp_threshold_px, solve_pose
 from benchmark.object_model import ObjectModel
-from benchmark.pose_fit import (Background, FrameEvidence, ModelFitter, PoseFitConfig, nearest_distance2, object_colours,
-                                rodrigues, sample_image, silhouette_separability)
+from benchmark.pose_fit import (Background, FrameEvidence, ModelFitter, PoseFitConfig, cluster_colours, colour_pixels,
+                                nearest_distance2, object_colours, rodrigues, sample_image, silhouette_separability)
 from benchmark.trackers.base import frame0_queries
 
 POSE_TRACKING_VERSION = 8  # bumped whenever the recovered poses change (cache keys)
@@ -276,7 +276,7 @@ def _first_frame_colours(frame0: np.ndarray, mask0: np.ndarray, cfg: PoseFitConf
 def learn_colours(colours: np.ndarray, frame: np.ndarray, silhouette: np.ndarray,
                   config: PoseTrackingConfig) -> np.ndarray:
     """``colours`` (k, 3), the object's colours, with the colours of a side the first frame did not show:
-    clusters (:func:`benchmark.pose_fit.object_colours`, at most ``NEW_COLOURS_PER_KEY_FRAME``) of the
+    clusters (:func:`benchmark.pose_fit.cluster_colours`, at most ``NEW_COLOURS_PER_KEY_FRAME``) of the
     pixels inside the fitted ``silhouette`` (H, W bool; shrunk by ``LEARN_EDGE_PX`` away from its blurred
     edge) that are farther than ``new_colour_distance`` from every known colour; each cluster kept when it
     covers at least ``new_colour_share`` of that interior and is itself that far from the colours kept
@@ -289,16 +289,14 @@ def learn_colours(colours: np.ndarray, frame: np.ndarray, silhouette: np.ndarray
     interior = cv2.erode(silhouette.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=LEARN_EDGE_PX) > 0
     if room <= 0 or interior.sum() < 4 * LEARN_MIN_PIXELS:
         return colours
-    blurred = cv2.GaussianBlur(frame.astype(np.float32), (0, 0), 0.5)  # as object_colours sees the pixels
-    novel = interior.copy()
-    novel[interior] = nearest_distance2(blurred[interior], colours) > config.new_colour_distance ** 2
-    min_count = max(config.new_colour_share * interior.sum(), LEARN_MIN_PIXELS)
-    count = min(NEW_COLOURS_PER_KEY_FRAME, room, int(novel.sum() // min_count))
+    pixels = colour_pixels(frame)[interior]
+    novel = pixels[nearest_distance2(pixels, colours) > config.new_colour_distance ** 2]
+    min_count = max(config.new_colour_share * len(pixels), LEARN_MIN_PIXELS)
+    count = min(NEW_COLOURS_PER_KEY_FRAME, room, int(len(novel) // min_count))
     if count < 1:
         return colours
-    centres = object_colours(frame, novel, count)
-    sizes = np.bincount(np.argmin(((blurred[novel][:, None, :] - centres[None]) ** 2).sum(-1), axis=1),
-                        minlength=len(centres))
+    centres, labels = cluster_colours(novel, count)
+    sizes = np.bincount(labels, minlength=len(centres))
     for index in np.argsort(-sizes, kind="stable"):  # the biggest first; one colour split in two is kept once
         if sizes[index] >= min_count and \
                 nearest_distance2(centres[index][None], colours)[0] > config.new_colour_distance ** 2:
