@@ -307,12 +307,14 @@ def with_gradients(image):
 
 
 @njit(cache=True)
-def likelihood_ratio(image, background, known, colours, sigma, clip, shadow_floor, shadow_penalty):
+def likelihood_ratio(image, background, known, colours, sigma, clip, shadow_floor, shadow_penalty, unseen=0.0):
     """(H, W) float32 object/background log-likelihood ratio of the (H, W, 3) ``image`` (see
     benchmark.pose_fit.FrameEvidence): squared distance to the nearest object colour (``colours`` (k, 3))
     against the squared distance to the ``background`` or to a shadow on it (the background darkened by a
     factor in [shadow_floor, 1], ``shadow_penalty`` farther), over 2 sigma^2, clipped to +-``clip``; 0
-    where the background is not ``known``."""
+    where the background is not ``known``. With ``unseen`` > 0 the distance to the object's colours counts
+    at most ``unseen``: a colour the object has not shown yet is as likely as one that far from its known
+    ones, so a pixel far from both the background and its shadow counts as the object."""
     height, width = image.shape[0], image.shape[1]
     out = np.empty((height, width), np.float32)
     for y in range(height):
@@ -325,6 +327,8 @@ def likelihood_ratio(image, background, known, colours, sigma, clip, shadow_floo
             for k in range(colours.shape[0]):
                 dr, dg, db = r - colours[k, 0], g - colours[k, 1], b - colours[k, 2]
                 d_obj2 = min(d_obj2, dr * dr + dg * dg + db * db)
+            if unseen > 0.0:
+                d_obj2 = min(d_obj2, unseen * unseen)
             br, bg, bb = background[y, x, 0], background[y, x, 1], background[y, x, 2]
             dot = r * br + g * bg + b * bb
             bg2 = br * br + bg * bg + bb * bb

@@ -55,6 +55,10 @@ class PoseFitConfig:
     likelihood_clip: float = 4.0
     shadow_floor: float = 0.35  # darkest shadow taken as background: this fraction of the background
     shadow_penalty: float = 8.0  # extra colour distance of a shadow explanation
+    # the object may show colours not yet known (a side the first frame did not show): a pixel's distance to
+    # the object's colours counts at most this much (4 likelihood sigmas), so that a pixel unlike both its
+    # background and that background's shadow counts as the object (0: no cap)
+    unseen_colour_distance: float = 48.0
     line_half_length: int = 5  # pixels searched on each side of a contour pixel
     line_weight: float = 0.3  # silhouette weight where object and background colours are not separable ...
     line_weight_separable: float = 1.0  # ... and where they are (silhouette_separability, per video)
@@ -217,7 +221,8 @@ class FrameEvidence:
         self.llr[y0:y1, x0:x1] = likelihood_ratio(
             np.ascontiguousarray(image), np.ascontiguousarray(background.image[y0:y1, x0:x1], np.float32),
             np.ascontiguousarray(background.known[y0:y1, x0:x1]), np.ascontiguousarray(colours, np.float32),
-            cfg.likelihood_sigma, cfg.likelihood_clip, cfg.shadow_floor, cfg.shadow_penalty)
+            cfg.likelihood_sigma, cfg.likelihood_clip, cfg.shadow_floor, cfg.shadow_penalty,
+            cfg.unseen_colour_distance)
 
     def sample_level(self, level: int, uv: np.ndarray) -> np.ndarray:
         """Bilinear samples (..., 9) of blur level ``level`` at frame pixels ``uv`` (..., 2)."""

@@ -18,7 +18,8 @@ wrong pose cannot seed points on the floor. Their tracks enter the fit as a robu
 and as a PnP hypothesis; they are re-seeded when fewer than ``min_surviving`` of them are still trusted
 by the tracker and visible on the fitted mesh. The object's colours, from the first frame, grow at every
 key frame by the colours of sides the first frame did not show (:func:`learn_colours`): unknown, a car's
-dark tyres seen from the side would count as the floor's shadow.
+dark tyres seen from the side would count as the floor's shadow. Until a key frame has learned them, a
+colour unlike the background and its shadow counts as the object (``PoseFitConfig.unseen_colour_distance``).
 
 A frame's pose counts as failed when the fitted silhouette's pixels do not look like the object (mean
 log-likelihood ratio below ``min_support``) or too few coloured surface points are visible.
@@ -36,7 +37,7 @@ from benchmark.pose_fit import (Background, FrameEvidence, ModelFitter, PoseFitC
                                 nearest_distance2, object_colours, rodrigues, sample_image, silhouette_separability)
 from benchmark.trackers.base import frame0_queries
 
-POSE_TRACKING_VERSION = 8  # bumped whenever the recovered poses change (cache keys)
+POSE_TRACKING_VERSION = 9  # bumped whenever the recovered poses change (cache keys)
 SEED_MIN_LIKELIHOOD = 1.0  # object/background log-likelihood ratio a seeded point's pixel must reach
 SEED_COLOUR_TOLERANCE = 1.5  # times the photometric Huber threshold: largest colour change of a seeded point
 LEARN_EDGE_PX = 2  # new object colours are taken this far inside the fitted silhouette (its edge mixes in the floor)

@@ -158,6 +158,26 @@ def test_likelihood_ratio_classifies_object_background_shadow_and_unknown():
     assert llr[0, 3] == 0.0  # background unknown there
 
 
+def test_an_unseen_colour_unlike_its_background_counts_as_the_object():
+    """A yellow bow the first frame did not show, on a cream floor: far from the known (white, blue) object
+    colours, farther still from the floor and from its shadow. Without the cap on the object's colour
+    distance the ratio calls it floor; with it, object. The floor and its shadow stay background."""
+    background = np.full((1, 3, 3), [235.0, 228.0, 220.0], np.float32)
+    image = np.array([[[225, 190, 40], [235, 228, 220], [120, 116, 112]]], np.float32)
+    known = np.ones((1, 3), bool)
+    colours = np.array([[245, 245, 245], [60, 110, 220]], np.float32)
+    without = likelihood_ratio(image, background, known, colours, 12.0, 4.0, 0.35, 8.0)
+    capped = likelihood_ratio(image, background, known, colours, 12.0, 4.0, 0.35, 8.0, 48.0)
+    assert without[0, 0] < -3.0
+    assert capped[0, 0] == 4.0
+    assert capped[0, 1] == without[0, 1] < -3.0  # the floor (near white: not clipped)
+    assert capped[0, 2] < -3.0  # the floor in shadow
+    # a colour near a known one is scored as before: the cap only bounds distances beyond it
+    near = np.array([[[240, 240, 240]]], np.float32)
+    assert likelihood_ratio(near, background[:, :1], known[:, :1], colours, 12.0, 4.0, 0.35, 8.0, 48.0)[0, 0] == \
+        likelihood_ratio(near, background[:, :1], known[:, :1], colours, 12.0, 4.0, 0.35, 8.0)[0, 0]
+
+
 def test_visible_samples_see_the_front_of_a_box_and_not_its_back():
     model = box_model((0.4, 0.4, 0.4))
     points = np.array([[0.0, 0.0, -0.2], [0.0, 0.0, 0.2], [0.05, 0.05, -0.2]])
