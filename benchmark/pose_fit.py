@@ -53,7 +53,8 @@ class PoseFitConfig:
     colour_clusters: int = 8  # object colours from frame 0
     likelihood_sigma: float = 12.0  # colour noise of the object/background likelihood, 0-255 units
     likelihood_clip: float = 4.0
-    shadow_floor: float = 0.35  # darkest shadow taken as background: this fraction of the background
+    shadow_floor: float = 0.55  # darkest shadow taken as background: this fraction of the background (a car's
+    # dark tyres on a white floor are darker than that, so they are not explained as its shadow)
     shadow_penalty: float = 8.0  # extra colour distance of a shadow explanation
     # the object may show colours not yet known (a side the first frame did not show): a pixel's distance to
     # the object's colours counts at most this much (4 likelihood sigmas), so that a pixel unlike both its

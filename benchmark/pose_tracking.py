@@ -37,7 +37,7 @@ from benchmark.pose_fit import (Background, FrameEvidence, ModelFitter, PoseFitC
                                 nearest_distance2, object_colours, rodrigues, sample_image, silhouette_separability)
 from benchmark.trackers.base import frame0_queries
 
-POSE_TRACKING_VERSION = 9  # bumped whenever the recovered poses change (cache keys)
+POSE_TRACKING_VERSION = 10  # bumped whenever the recovered poses change (cache keys)
 SEED_MIN_LIKELIHOOD = 1.0  # object/background log-likelihood ratio a seeded point's pixel must reach
 SEED_COLOUR_TOLERANCE = 1.5  # times the photometric Huber threshold: largest colour change of a seeded point
 LEARN_EDGE_PX = 2  # new object colours are taken this far inside the fitted silhouette (its edge mixes in the floor)

@@ -276,12 +276,16 @@ def test_key_frames_learn_the_colours_the_first_frame_did_not_show():
 
 
 def test_a_learned_colour_makes_its_pixels_count_as_the_object():
-    """Unknown, the dark side is explained as the floor's shadow (a negative log-likelihood ratio); learned,
-    as the object."""
+    """Where the likelihood explains an unknown colour as the floor's shadow (a negative log-likelihood
+    ratio), learned it counts as the object. The defaults no longer take a grey this dark (26% of the floor)
+    for a shadow, nor an unknown colour far from the floor and its shadow for the floor; a likelihood that
+    does (shadows down to 35% of the floor, no cap on the object's colour distance) shows what learning
+    does."""
     frame, silhouette = _two_coloured_square()
     background = Background(np.stack([np.full_like(frame, 230)] * 3), np.zeros((40, 40), bool))
-    cfg = PoseFitConfig()
+    cfg = PoseFitConfig(shadow_floor=0.35, unseen_colour_distance=0.0)
     known = np.array([[200.0, 30.0, 30.0]], np.float32)
     before = FrameEvidence(frame, background, known, cfg).llr[12:28, 22:24]
     after = FrameEvidence(frame, background, learn_colours(known, frame, silhouette, PoseTrackingConfig()), cfg).llr[12:28, 22:24]
     assert before.max() < 0.0 and after.min() > 1.0, (before.max(), after.min())
+    assert FrameEvidence(frame, background, known, PoseFitConfig()).llr[12:28, 22:24].min() > 1.0
