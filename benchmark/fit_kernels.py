@@ -317,18 +317,17 @@ def likelihood_ratio(image, background, known, colours, sigma, clip, shadow_floo
     ones, so a pixel far from both the background and its shadow counts as the object."""
     height, width = image.shape[0], image.shape[1]
     out = np.empty((height, width), np.float32)
+    farthest_obj2 = unseen * unseen if unseen > 0.0 else np.inf
     for y in range(height):
         for x in range(width):
             if not known[y, x]:
                 out[y, x] = 0.0
                 continue
             r, g, b = image[y, x, 0], image[y, x, 1], image[y, x, 2]
-            d_obj2 = np.inf
+            d_obj2 = farthest_obj2
             for k in range(colours.shape[0]):
                 dr, dg, db = r - colours[k, 0], g - colours[k, 1], b - colours[k, 2]
                 d_obj2 = min(d_obj2, dr * dr + dg * dg + db * db)
-            if unseen > 0.0:
-                d_obj2 = min(d_obj2, unseen * unseen)
             br, bg, bb = background[y, x, 0], background[y, x, 1], background[y, x, 2]
             dot = r * br + g * bg + b * bb
             bg2 = br * br + bg * bg + bb * bb

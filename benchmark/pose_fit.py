@@ -202,8 +202,6 @@ class FrameEvidence:
 
     def __init__(self, frame: np.ndarray, background: Background, colours: np.ndarray, cfg: PoseFitConfig,
                  roi: tuple[int, int, int, int] | None = None) -> None:
-        import cv2
-
         height, width = frame.shape[:2]
         x0, x1, y0, y1 = roi or (0, width, 0, height)
         reach = int(np.ceil(4.0 * max(cfg.blur_sigmas, default=0.0))) + 2  # blur and gradient kernels
@@ -217,8 +215,7 @@ class FrameEvidence:
             return
         pad = 2  # for the blur
         px0, px1, py0, py1 = max(x0 - pad, 0), min(x1 + pad, width), max(y0 - pad, 0), min(y1 + pad, height)
-        image = cv2.GaussianBlur(frame[py0:py1, px0:px1].astype(np.float32), (0, 0), 0.5)
-        image = image[y0 - py0:y1 - py0, x0 - px0:x1 - px0]
+        image = colour_pixels(frame[py0:py1, px0:px1])[y0 - py0:y1 - py0, x0 - px0:x1 - px0]  # as the colours were clustered
         self.llr[y0:y1, x0:x1] = likelihood_ratio(
             np.ascontiguousarray(image), np.ascontiguousarray(background.image[y0:y1, x0:x1], np.float32),
             np.ascontiguousarray(background.known[y0:y1, x0:x1]), np.ascontiguousarray(colours, np.float32),
